@@ -1,0 +1,50 @@
+# rwkvbench — see README.md. `make demo` runs the main job; `make test` runs the tests.
+GO      ?= go
+BIN     ?= bin
+PKGS    := ./...
+LDFLAGS := -s -w
+
+.PHONY: all build test vet demo bench fuzz cross agents clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+vet:
+	$(GO) vet $(PKGS)
+
+# The whole suite, including the race detector on the packages with concurrency.
+# Fixtures come from testdata/; tests that need ../shared/data say so when they skip.
+test: vet
+	$(GO) test -count=1 -timeout 14m $(PKGS)
+
+# A short run of every fuzz target, each for FUZZTIME.
+FUZZTIME ?= 20s
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+# The main job on the embedded default: a bundled small trained model on the host CPU.
+demo: build
+	./$(BIN)/rwkvbench generate --model testdata/rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin --prompt "In the beginning" -n 64 --seed 1
+
+# Engine speed on synthetic shapes (issue #8) and Go benchmarks.
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./model/...
+
+# Cross builds of the CLI and the device agent. CGO is off: the QNN bindings use purego.
+cross: agents
+	GOOS=linux   GOARCH=arm64 CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/   ./cmd/...
+	GOOS=windows GOARCH=arm64 CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/windows-arm64/ ./cmd/...
+
+agents:
+	GOOS=linux   GOARCH=arm64 CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/agent/linux-arm64/rwkvbench-agent ./cmd/rwkvbench-agent
+	GOOS=android GOARCH=arm64 CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/agent/android-arm64/rwkvbench-agent ./cmd/rwkvbench-agent
+	GOOS=windows GOARCH=arm64 CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/agent/windows-arm64/rwkvbench-agent.exe ./cmd/rwkvbench-agent
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/agent/host/rwkvbench-agent ./cmd/rwkvbench-agent
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,11 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+// runDevices is not built yet (issue #5).
+func runDevices(ctx context.Context, e *env, args []string) error {
+	return fmt.Errorf("not implemented yet (tracked in issue #5)")
+}

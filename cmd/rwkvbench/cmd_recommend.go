@@ -1,0 +1,11 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+// runRecommend is not built yet (issue #4).
+func runRecommend(ctx context.Context, e *env, args []string) error {
+	return fmt.Errorf("not implemented yet (tracked in issue #4)")
+}

@@ -1,0 +1,93 @@
+// Package model loads RWKV checkpoints and runs them on the host CPU.
+//
+// The engine here is the project's reference: it computes what the official RWKV
+// runtime computes (ChatRWKV, strategy "cpu fp32") for v5.2, v6 and v7, in float32.
+// Device results are checked against it, evaluation runs on it, and the precision
+// simulations (fp16 rounding, fake-quantized int8/int4) are built on it through the
+// ActivationHook and weight transforms, never by forking the model code.
+//
+// Checkpoints are read by the subpackages pth, safetensors and rwkvcpp into a
+// tensor.Set in the official key layout; this package detects the version and shapes
+// from that set and refuses variants it does not implement, naming the key that
+// identified them.
+package model
+
+import (
+	"context"
+
+	"github.com/rwkvbench/rwkvbench/model/tensor"
+)
+
+// Version is an RWKV architecture version as ChatRWKV names it.
+type Version string
+
+// Supported architecture versions.
+const (
+	V5_2 Version = "5.2"
+	V6   Version = "6"
+	V7   Version = "7"
+)
+
+// OfficialGroupNormEps is the ln_x epsilon of every official v5.2/v6/v7 checkpoint:
+// training divided by head_size_divisor 8 before GroupNorm(eps=1e-5).
+const OfficialGroupNormEps = 64e-5
+
+// Config describes a model's architecture, read from tensor shapes.
+type Config struct {
+	Version  Version
+	Layers   int // L
+	Embd     int // C
+	Heads    int // H
+	HeadSize int // N = C/H
+	FFN      int // F, the channel-mix hidden size
+	Vocab    int // V
+
+	// LoRA ranks, zero where the version has none.
+	MixLoRA   int // v6 time_maa_w1 rank per mix (Dm)
+	DecayLoRA int // v6 time_decay_w1 rank (Dd), v7 w1 rank (Dw)
+	AlphaLoRA int // v7 a1 rank (Da)
+	ValueLoRA int // v7 v1 rank (Dv)
+	GateLoRA  int // v7 g1 rank (Dg)
+
+	// GroupNormEps is the ln_x epsilon: OfficialGroupNormEps unless the file says
+	// otherwise (rwkv.cpp's v5 files were produced with 1e-5).
+	GroupNormEps float32
+
+	// DType is the storage type of the bulk of the weights in the file.
+	DType tensor.DType
+	// Params counts every parameter the engine uses.
+	Params int64
+}
+
+// Session runs a model one sequence at a time from a recurrent state. The CPU engine
+// and the QNN session implement it, so bench and eval run unchanged on either.
+type Session interface {
+	// VocabSize is the number of logits per position.
+	VocabSize() int
+	// Forward feeds tokens in order, starting from the current state, and leaves the
+	// state after the last one. logits may be empty (no output wanted), VocabSize long
+	// (the last position's logits) or len(tokens)*VocabSize long (every position, row
+	// by row). Any other length is an error.
+	Forward(ctx context.Context, tokens []int, logits []float32) error
+	// Reset returns the state to zero, as for a new document.
+	Reset()
+	// Close releases the session's resources.
+	Close() error
+}
+
+// Point names a place in the forward pass where activations can be observed or
+// rewritten. Names follow the tensor names of the exported graphs (see
+// docs/architecture.md), so calibration ranges and fake quantization line up with
+// what the device runs.
+type Point struct {
+	Layer int    // -1 for points outside the blocks (embedding, head)
+	Name  string // for example "att.r", "ffn.key.in", "head.in"
+}
+
+// ActivationHook observes or rewrites activations. The engine calls it with every row
+// it computes at a point (a T×width matrix in sequence mode, one row per token), and
+// the hook may change the values in place. Calibration observes ranges; simulated
+// precisions round or fake-quantize.
+type ActivationHook interface {
+	Activation(p Point, x []float32)
+}
