@@ -325,7 +325,9 @@ func (x *v7exporter) block(layer int, h, vFirst string, T, C, H, N int64) (strin
 // S ← S·diag(w) + (S·â)·b̂ᵀ + v·kᵀ, y = S·r, with S[h][value][key].
 func (x *v7exporter) wkvPrimitive(r, w, k, v, negKK, kkA, state string, T, C, H, N int64) (string, string) {
 	b := x.b
-	row := func(name, t string, shape ...int64) string { return b.Op("reshape_"+name, "Reshape", nil, t, b.Ints(shape...)) }
+	row := func(name, t string, shape ...int64) string {
+		return b.Op("reshape_"+name, "Reshape", nil, t, b.Ints(shape...))
+	}
 	S := state
 	ys := make([]string, 0, T)
 	for t := int64(0); t < T; t++ {

@@ -98,7 +98,9 @@ func (b *Builder) Graph() Graph { return b.graph }
 func Int(name string, v int64) Attribute { return Attribute{Name: name, Kind: AttrInt, Int: v} }
 
 // Float32 returns a float attribute.
-func Float32(name string, v float32) Attribute { return Attribute{Name: name, Kind: AttrFloat, Float: v} }
+func Float32(name string, v float32) Attribute {
+	return Attribute{Name: name, Kind: AttrFloat, Float: v}
+}
 
 // IntList returns an integer-list attribute.
 func IntList(name string, v ...int64) Attribute {
