@@ -108,11 +108,11 @@ func WriteONNX(set *tensor.Set, o Options) error {
 		return err
 	}
 	for _, g := range o.Graphs() {
-		m, err := ExportGraph(set, o.Config, g.Spec)
+		exp, err := ExportGraph(set, o.Config, g.Spec)
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(g.Path, onnx.Marshal(m)); err != nil {
+		if err := writeFileAtomic(g.Path, onnx.Marshal(exp.ONNX)); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/rwkvbench/rwkvbench/convert/onnx"
 	"github.com/rwkvbench/rwkvbench/model"
@@ -62,9 +63,19 @@ func ChunkLayers(layers, chunks, chunk int) (begin, end int) {
 	return begin, end
 }
 
+// Graph is one exported graph and where the engine's activation points live in it.
+type Graph struct {
+	ONNX *onnx.Model
+	// Activations maps each engine hook point (the input and output of every matrix
+	// product) to the graph tensor holding the same values, so calibration ranges
+	// observed on the engine become encodings of the graph's tensors. Several points
+	// may name one tensor (one activation feeding two products).
+	Activations map[model.Point]string
+}
+
 // ExportGraph builds one ONNX graph (one chunk, decode or prefill) of a checkpoint in
 // the official layout. Only v7 is exported so far.
-func ExportGraph(set *tensor.Set, cfg model.Config, spec GraphSpec) (*onnx.Model, error) {
+func ExportGraph(set *tensor.Set, cfg model.Config, spec GraphSpec) (*Graph, error) {
 	if cfg.Version != model.V7 {
 		return nil, fmt.Errorf("export %s: ONNX export supports RWKV v7 only, this is v%s", set.Path, cfg.Version)
 	}
@@ -86,7 +97,7 @@ func ExportGraph(set *tensor.Set, cfg model.Config, spec GraphSpec) (*onnx.Model
 	if spec.Name == "" {
 		spec.Name = defaultGraphName(spec)
 	}
-	x := &v7exporter{set: set, cfg: cfg, spec: spec, b: onnx.NewBuilder(spec.Name)}
+	x := &v7exporter{set: set, cfg: cfg, spec: spec, b: onnx.NewBuilder(spec.Name), acts: map[model.Point]string{}}
 	if err := x.build(); err != nil {
 		return nil, fmt.Errorf("export %s: %w", set.Path, err)
 	}
@@ -109,7 +120,7 @@ func ExportGraph(set *tensor.Set, cfg model.Config, spec GraphSpec) (*onnx.Model
 	if spec.WKV == WKVCustomOp {
 		m.Opsets = append(m.Opsets, onnx.OpsetImport{Domain: customDomain, Version: 1})
 	}
-	return m, nil
+	return &Graph{ONNX: m, Activations: x.acts}, nil
 }
 
 func defaultGraphName(spec GraphSpec) string {
@@ -131,7 +142,27 @@ type v7exporter struct {
 	cfg  model.Config
 	spec GraphSpec
 	b    *onnx.Builder
+	acts map[model.Point]string
 	err  error
+}
+
+// product adds a matrix product with a checkpoint weight and records the engine
+// points of its input and output. Linear weights (out, in) go through Gemm with
+// transB; LoRA factors stored (in, out) through MatMul.
+func (x *v7exporter) product(layer int, label, in, key string, lora bool) string {
+	var out string
+	if lora {
+		out = x.b.Op(label, "MatMul", nil, in, x.weight(key, false))
+	} else {
+		out = x.b.Op(label, "Gemm", []onnx.Attribute{onnx.Int("transB", 1)}, in, x.weight(key, false))
+	}
+	point := strings.TrimSuffix(key, ".weight")
+	if layer >= 0 {
+		point = strings.TrimPrefix(point, fmt.Sprintf("blocks.%d.", layer))
+	}
+	x.acts[model.Point{Layer: layer, Name: point + ".in"}] = in
+	x.acts[model.Point{Layer: layer, Name: point + ".out"}] = out
+	return out
 }
 
 // weight adds a checkpoint tensor as an initializer. Vectors stored (1,1,C) are added
@@ -202,7 +233,7 @@ func (x *v7exporter) build() error {
 	b.Scope("/ln_out")
 	h = x.layerNorm(h, "ln_out", 1e-5)
 	b.Scope("/head")
-	logits := b.Op("Gemm", "Gemm", []onnx.Attribute{onnx.Int("transB", 1)}, h, x.weight("head.weight", false))
+	logits := x.product(-1, "Gemm", h, "head.weight", false)
 	logits = b.Op("Reshape", "Reshape", nil, logits, b.Ints(1, 1, int64(cfg.Vocab)))
 	b.Output(logits, io.out, onnx.Float, 1, 1, int64(cfg.Vocab))
 	return x.err
@@ -235,10 +266,8 @@ func (x *v7exporter) shift(xn string, state int, T, C int64) string {
 func (x *v7exporter) block(layer int, h, vFirst string, T, C, H, N int64) (string, string) {
 	b := x.b
 	p := fmt.Sprintf("blocks.%d.", layer)
-	gemm := func(label, in, w string) string {
-		return b.Op(label, "Gemm", []onnx.Attribute{onnx.Int("transB", 1)}, in, x.weight(w, false))
-	}
-	matmul := func(label, in, w string) string { return b.Op(label, "MatMul", nil, in, x.weight(w, false)) }
+	gemm := func(label, in, w string) string { return x.product(layer, label, in, w, false) }
+	matmul := func(label, in, w string) string { return x.product(layer, label, in, w, true) }
 	lerp := func(label, xn, d, w string) string {
 		return b.Op(label+"_add", "Add", nil, xn, b.Op(label+"_mul", "Mul", nil, d, x.weight(w, true)))
 	}

@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -121,12 +122,12 @@ func export(t *testing.T, set *tensor.Set, cfg model.Config, spec GraphSpec) []*
 	var graphs []*onnx.Graph
 	for c := 1; c <= max(spec.Chunks, 1); c++ {
 		spec.Chunk = c
-		m, err := ExportGraph(set, cfg, spec)
+		g, err := ExportGraph(set, cfg, spec)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Round-trip through the wire format so the test checks what a file holds.
-		back, err := onnx.Unmarshal(onnx.Marshal(m))
+		back, err := onnx.Unmarshal(onnx.Marshal(g.ONNX))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,10 +201,11 @@ func TestGraphIONames(t *testing.T) {
 		if tc.spec.Chunk == 0 {
 			tc.spec.Chunk = 1
 		}
-		m, err := ExportGraph(set, cfg, tc.spec)
+		g, err := ExportGraph(set, cfg, tc.spec)
 		if err != nil {
 			t.Fatal(err)
 		}
+		m := g.ONNX
 		has := func(list []onnx.ValueInfo, name string) bool {
 			for _, v := range list {
 				if v.Name == name {
@@ -261,10 +263,11 @@ func TestONNXCheckerAcceptsExportedGraphs(t *testing.T) {
 		{SeqLen: 16, Chunks: 2, Chunk: 2, WKV: WKVPrimitive},
 		{SeqLen: 1, Chunks: 1, Chunk: 1, WKV: WKVCustomOp},
 	} {
-		m, err := ExportGraph(set, cfg, spec)
+		g, err := ExportGraph(set, cfg, spec)
 		if err != nil {
 			t.Fatal(err)
 		}
+		m := g.ONNX
 		path := filepath.Join(dir, defaultGraphName(spec)+"_"+string(spec.WKV)+".onnx")
 		if err := os.WriteFile(path, onnx.Marshal(m), 0o644); err != nil {
 			t.Fatal(err)
@@ -280,5 +283,67 @@ func TestONNXCheckerAcceptsExportedGraphs(t *testing.T) {
 			continue
 		}
 		t.Logf("%s: accepted by onnx.checker (%s nodes)", filepath.Base(path), string(out[:len(out)-1]))
+	}
+}
+
+// pointRecorder keeps the last values the engine passed each hook point.
+type pointRecorder map[model.Point][]float32
+
+func (r pointRecorder) Activation(p model.Point, x []float32) { r[p] = append([]float32(nil), x...) }
+
+// TestActivationPointsNameTheSameValues checks the exporter's point→tensor map: the
+// graph tensor recorded for each engine hook point must hold the values the engine
+// passes that point, or calibrated encodings would land on the wrong tensors.
+func TestActivationPointsNameTheSameValues(t *testing.T) {
+	set, cfg, g := loadGoldenV7(t)
+	m, err := model.FromSet(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := pointRecorder{}
+	eng, err := model.NewEngine(m, model.Options{Hook: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := g.Tokens[0]
+	if err := eng.Forward(context.Background(), []int{tok}, make([]float32, cfg.Vocab)); err != nil {
+		t.Fatal(err)
+	}
+	exp, err := ExportGraph(set, cfg, GraphSpec{SeqLen: 1, Chunks: 1, Chunk: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newStepper(t, cfg, nil)
+	in := map[string]onnxrun.Value{"in": {Shape: []int{1, 1}, I: []int64{int64(tok)}, Int: true}}
+	for _, v := range exp.ONNX.Graph.Inputs {
+		if st, ok := s.state[v.Name]; ok {
+			in[v.Name] = st
+		}
+	}
+	env, err := onnxrun.RunAll(&exp.ONNX.Graph, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exp.Activations) == 0 || len(exp.Activations) != len(rec) {
+		t.Errorf("graph maps %d points, engine hooked %d", len(exp.Activations), len(rec))
+	}
+	for p, name := range exp.Activations {
+		want, ok := rec[p]
+		if !ok {
+			t.Errorf("point %v (tensor %s): the engine has no such hook point", p, name)
+			continue
+		}
+		got := env[name].F
+		if len(got) != len(want) {
+			t.Errorf("point %v: tensor %s has %d values, engine %d", p, name, len(got), len(want))
+			continue
+		}
+		var d float64
+		for i := range want {
+			d = math.Max(d, math.Abs(float64(got[i]-want[i])))
+		}
+		if d > 1e-4 {
+			t.Errorf("point %v: tensor %s differs from the engine by %.3g", p, name, d)
+		}
 	}
 }

@@ -31,6 +31,19 @@ func (v Value) size() int {
 
 // Run executes the graph on the given inputs and returns every graph output.
 func Run(g *onnx.Graph, inputs map[string]Value) (map[string]Value, error) {
+	env, err := RunAll(g, inputs)
+	if err != nil {
+		return nil, err
+	}
+	res := map[string]Value{}
+	for _, o := range g.Outputs {
+		res[o.Name] = env[o.Name]
+	}
+	return res, nil
+}
+
+// RunAll executes the graph and returns every value it computed, by name.
+func RunAll(g *onnx.Graph, inputs map[string]Value) (map[string]Value, error) {
 	env := map[string]Value{}
 	for _, t := range g.Initializers {
 		shape := make([]int, len(t.Dims))
@@ -77,11 +90,7 @@ func Run(g *onnx.Graph, inputs map[string]Value) (map[string]Value, error) {
 		}
 		env[n.Outputs[0]] = out
 	}
-	res := map[string]Value{}
-	for _, o := range g.Outputs {
-		res[o.Name] = env[o.Name]
-	}
-	return res, nil
+	return env, nil
 }
 
 func attrInt(n *onnx.Node, name string, def int64) int64 {

@@ -1,0 +1,170 @@
+package convert
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/rwkvbench/rwkvbench/model"
+	"github.com/rwkvbench/rwkvbench/model/precision"
+)
+
+// goldenEncodings calibrates the golden v7 checkpoint for a precision over a fixed
+// token sequence (its vocabulary of 300 has no tokenizer, so the tokens are synthetic).
+func goldenEncodings(t *testing.T, name string) (*model.Model, precision.Recipe, precision.Encodings) {
+	t.Helper()
+	set, cfg, g := loadGoldenV7(t)
+	m, err := model.FromSet(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipe, err := precision.Plan(cfg, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokens []int
+	for i := 0; i < 96; i++ {
+		tokens = append(tokens, (g.Tokens[i%len(g.Tokens)]*7+i*13)%cfg.Vocab)
+	}
+	ranges, err := precision.Calibrate(context.Background(), m, tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := precision.Encode(set, recipe, ranges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, recipe, enc
+}
+
+func logitsWith(t *testing.T, m *model.Model, enc precision.Encodings, tokens []int) []float32 {
+	t.Helper()
+	qm, hook, err := precision.Apply(m, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := model.NewEngine(qm, model.Options{Hook: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]float32, len(tokens)*e.VocabSize())
+	if err := e.Forward(context.Background(), tokens, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestEncodingsRoundTripReproducesSimulation writes the golden v7 a16w8 and a16w4
+// encodings in both AIMET formats, reads them back, and checks that the fake-quant
+// engine driven by what was read computes exactly what the original encodings do: one
+// quantization for host predictions and device runs.
+func TestEncodingsRoundTripReproducesSimulation(t *testing.T) {
+	for _, prec := range []string{"a16w8", "a16w4"} {
+		m, recipe, enc := goldenEncodings(t, prec)
+		_, cfg, g := loadGoldenV7(t)
+		spec := GraphSpec{SeqLen: 1, Chunks: 1, Chunk: 1}
+		graph, err := ExportGraph(m.Tensors(), cfg, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := logitsWith(t, m, enc, g.Tokens)
+		for _, format := range []EncodingsFormat{EncodingsLegacy, Encodings100} {
+			raw, err := MarshalEncodings(enc, graph, spec, cfg, format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var generic map[string]any
+			if err := json.Unmarshal(raw, &generic); err != nil {
+				t.Fatalf("%s %s: not JSON: %v", prec, format, err)
+			}
+			for _, key := range []string{"activation_encodings", "param_encodings", "excluded_layers", "quantizer_args", "version"} {
+				if _, ok := generic[key]; !ok {
+					t.Errorf("%s %s: no top-level %s", prec, format, key)
+				}
+			}
+			back, err := UnmarshalEncodings(raw, graph, recipe)
+			if err != nil {
+				t.Fatalf("%s %s: %v", prec, format, err)
+			}
+			if len(back.Weights) != len(enc.Weights) || len(back.Activations) != len(enc.Activations) {
+				t.Errorf("%s %s: read %d weights and %d activations, wrote %d and %d", prec, format, len(back.Weights), len(back.Activations), len(enc.Weights), len(enc.Activations))
+			}
+			got := logitsWith(t, m, back, g.Tokens)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%s %s: logit %d = %v after the round trip, %v before", prec, format, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+func TestEncodingsCarryTheWKVStateDummy(t *testing.T) {
+	m, _, enc := goldenEncodings(t, "a16w8")
+	_, cfg, _ := loadGoldenV7(t)
+	spec := GraphSpec{SeqLen: 1, Chunks: 2, Chunk: 2}
+	graph, err := ExportGraph(m.Tensors(), cfg, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := MarshalEncodings(enc, graph, spec, cfg, EncodingsLegacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f legacyFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	// Chunk 2 of 2 holds layer 2 only: its wkv state gets the dummy, layer 0's does not
+	// appear, and only layer 2's weights are listed.
+	for _, name := range []string{"state7_in", "state7_out"} {
+		e := f.Activation[name]
+		if len(e) != 1 || e[0].Bitwidth != 16 || e[0].Offset != 0 || e[0].Scale != wkvStateScale || e[0].IsSymmetric != "False" {
+			t.Errorf("%s: %+v, want the 16-bit offset-0 scale-1/65535 dummy", name, e)
+		}
+	}
+	if _, ok := f.Activation["state1_in"]; ok {
+		t.Error("chunk 2 lists layer 0's state")
+	}
+	for name := range f.Param {
+		if !strings.HasPrefix(name, "blocks.2.") && name != "head.weight" {
+			t.Errorf("chunk 2 lists parameter %s", name)
+		}
+	}
+	if e := f.Param["blocks.2.att.key.weight"]; len(e) != cfg.Embd || e[0].Bitwidth != 8 || e[0].IsSymmetric != "True" || e[0].Offset != -128 {
+		t.Errorf("att.key per-channel int8 entry: %d channels, first %+v", len(e), e[0])
+	}
+}
+
+func TestUnmarshalEncodingsRejectsBadInput(t *testing.T) {
+	m, recipe, _ := goldenEncodings(t, "a16w8")
+	_, cfg, _ := loadGoldenV7(t)
+	graph, err := ExportGraph(m.Tensors(), cfg, GraphSpec{SeqLen: 1, Chunks: 1, Chunk: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, data, want string }{
+		{"not json", `{`, "encodings"},
+		{"no params", `{"activation_encodings": {}}`, "param_encodings"},
+		{"unknown param", `{"param_encodings": {"blocks.0.att.nope": [{"bitwidth": 8, "is_symmetric": "True", "scale": 1}]}}`, "blocks.0.att.nope"},
+		{"wrong bits", `{"param_encodings": [{"name": "blocks.0.att.key.weight", "bw": 4, "is_sym": true, "scale": [1], "offset": [-8]}]}`, "recipe wants 8-bit"},
+		{"zero scale", `{"param_encodings": {"blocks.0.att.key.weight": [{"bitwidth": 8, "is_symmetric": "True", "scale": 0}]}}`, "scale"},
+		{"bad activation", `{"param_encodings": {}, "activation_encodings": {"x": [{"bitwidth": 16, "scale": -1}]}}`, "activation x"},
+	}
+	for _, tc := range tests {
+		if _, err := UnmarshalEncodings([]byte(tc.data), graph, recipe); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want mention of %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func FuzzUnmarshalEncodings(f *testing.F) {
+	f.Add([]byte(`{"param_encodings": {}, "activation_encodings": {}}`))
+	f.Add([]byte(`{"param_encodings": [], "activation_encodings": [{"name": "a", "bw": 16, "scale": [1], "offset": [0]}]}`))
+	recipe := precision.Recipe{Precision: "a16w8", Weights: map[string]precision.WeightSpec{"w": {Bits: 8, InputAxis: 1}}}
+	graph := &Graph{Activations: map[model.Point]string{{Layer: 0, Name: "att.key.in"}: "a"}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = UnmarshalEncodings(data, graph, recipe)
+	})
+}
