@@ -14,6 +14,7 @@ import (
 
 	"github.com/rwkvbench/rwkvbench/convert/onnx"
 	"github.com/rwkvbench/rwkvbench/model"
+	"github.com/rwkvbench/rwkvbench/model/precision"
 	"github.com/rwkvbench/rwkvbench/model/tensor"
 )
 
@@ -102,10 +103,15 @@ func ReadManifest(path string, verify bool) (*Manifest, error) {
 	return &m, nil
 }
 
-// WriteONNX exports every graph of the options to its .onnx path.
-func WriteONNX(set *tensor.Set, o Options) error {
+// WriteGraphs exports every graph of the options to its .onnx path and, when enc is
+// not nil, writes the graph's encodings in format beside it and records their paths
+// in o.Encodings for the plan.
+func WriteGraphs(set *tensor.Set, o *Options, enc *precision.Encodings, format EncodingsFormat) error {
 	if err := o.check(); err != nil {
 		return err
+	}
+	if enc != nil {
+		o.Encodings = map[string]string{}
 	}
 	for _, g := range o.Graphs() {
 		exp, err := ExportGraph(set, o.Config, g.Spec)
@@ -115,6 +121,17 @@ func WriteONNX(set *tensor.Set, o Options) error {
 		if err := writeFileAtomic(g.Path, onnx.Marshal(exp.ONNX)); err != nil {
 			return err
 		}
+		if enc == nil {
+			continue
+		}
+		raw, err := MarshalEncodings(*enc, exp, g.Spec, o.Config, format)
+		if err != nil {
+			return fmt.Errorf("encodings for %s: %w", g.Name, err)
+		}
+		if err := writeFileAtomic(g.Encodings, raw); err != nil {
+			return err
+		}
+		o.Encodings[g.Name] = g.Encodings
 	}
 	return nil
 }
@@ -132,14 +149,17 @@ func writeFileAtomic(path string, data []byte) error {
 	return os.Rename(tmp, path)
 }
 
-// Run performs a whole conversion for m with the SDK in o: writes the ONNX graphs,
-// runs the SDK plan, and writes one manifest per chip. Encodings for quantized
-// precisions must already be named in o.Encodings.
-func Run(ctx context.Context, m *model.Model, modelHash string, o Options) ([]*Manifest, error) {
+// Run performs a whole conversion for m with the SDK in o: writes the ONNX graphs and
+// (for quantized precisions) their encodings, runs the SDK plan, and writes one
+// manifest per chip.
+func Run(ctx context.Context, m *model.Model, modelHash string, o Options, enc *precision.Encodings, format EncodingsFormat) ([]*Manifest, error) {
 	if o.SDK == nil {
 		return nil, fmt.Errorf("convert %s: no QNN SDK (use --dry-run to print the plan)", m.Path)
 	}
-	if err := WriteONNX(m.Tensors(), o); err != nil {
+	if o.Precision != "fp16" && enc == nil {
+		return nil, fmt.Errorf("convert %s: precision %s needs encodings", m.Path, o.Precision)
+	}
+	if err := WriteGraphs(m.Tensors(), &o, enc, format); err != nil {
 		return nil, fmt.Errorf("convert %s: %w", m.Path, err)
 	}
 	plan, err := BuildPlan(o)

@@ -35,8 +35,8 @@ type Options struct {
 	// OpPackageConfig is the op package's CPU XML the converter reads op definitions
 	// from for WKVCustomOp graphs.
 	OpPackageConfig string
-	// Encodings is the AIMET encodings file to pass as quantization overrides, per
-	// graph kind ("decode", "prefill"); empty for fp16.
+	// Encodings maps graph names to the AIMET encodings file passed as quantization
+	// overrides when converting that graph; empty for fp16.
 	Encodings map[string]string
 }
 
@@ -72,6 +72,8 @@ type GraphFile struct {
 	Spec GraphSpec
 	Name string // graph name, also the file stem
 	Path string // .onnx path
+	// Encodings is where the graph's AIMET encodings go for quantized precisions.
+	Encodings string
 }
 
 // Graphs lists the ONNX graphs a conversion exports: decode and prefill per chunk.
@@ -81,9 +83,10 @@ func (o *Options) Graphs() []GraphFile {
 		for _, seq := range []int{1, o.PrefillLen} {
 			name := GraphName(o.ModelName, seq > 1, c, o.Chunks)
 			out = append(out, GraphFile{
-				Spec: GraphSpec{SeqLen: seq, Chunks: o.Chunks, Chunk: c, WKV: o.WKV, Name: name},
-				Name: name,
-				Path: filepath.Join(o.OutDir, "onnx", name+".onnx"),
+				Spec:      GraphSpec{SeqLen: seq, Chunks: o.Chunks, Chunk: c, WKV: o.WKV, Name: name},
+				Name:      name,
+				Path:      filepath.Join(o.OutDir, "onnx", name+".onnx"),
+				Encodings: filepath.Join(o.OutDir, "encodings", name+".encodings"),
 			})
 		}
 	}
@@ -167,13 +170,9 @@ func BuildPlan(o Options) (*Plan, error) {
 				args = append(args, "--op_package_config", o.OpPackageConfig)
 			}
 			if quantized {
-				kind := "decode"
-				if g.Spec.SeqLen > 1 {
-					kind = "prefill"
-				}
-				enc, ok := o.Encodings[kind]
+				enc, ok := o.Encodings[g.Name]
 				if !ok {
-					return nil, fmt.Errorf("precision %s needs %s encodings", o.Precision, kind)
+					return nil, fmt.Errorf("precision %s needs encodings for graph %s", o.Precision, g.Name)
 				}
 				args = append(args, "--quantization_overrides", enc)
 			}

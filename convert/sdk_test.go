@@ -130,14 +130,13 @@ func TestRunWithStandInSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	encDir := t.TempDir()
+	_, _, enc := goldenEncodings(t, "a16w8")
 	opts := Options{
 		ModelName: "RWKV-x070-test.v7", Config: cfg, Precision: "a16w8",
 		Chips:  []hexagon.Chip{chip(t, "SM8650"), chip(t, "SM8350"), chip(t, "SM8635")},
 		Chunks: 2, PrefillLen: 16, OutDir: out, SDK: sdk,
-		Encodings: map[string]string{"decode": filepath.Join(encDir, "d.encodings"), "prefill": filepath.Join(encDir, "p.encodings")},
 	}
-	manifests, err := Run(context.Background(), m, "deadbeef", opts)
+	manifests, err := Run(context.Background(), m, "deadbeef", opts, &enc, Encodings100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +171,10 @@ func TestRunWithStandInSDK(t *testing.T) {
 		}
 		if enc := flagValues(c, "--quantization_overrides"); len(enc) != 1 {
 			t.Errorf("quantized conversion without overrides: %v", c)
+		} else if want := strings.TrimSuffix(filepath.Base(in[0]), ".onnx") + ".encodings"; filepath.Base(enc[0]) != want {
+			t.Errorf("graph %s converted with encodings %s, want its own %s", filepath.Base(in[0]), enc[0], want)
+		} else if _, err := os.Stat(enc[0]); err != nil {
+			t.Errorf("encodings not written: %v", err)
 		}
 		// Every wkv-state input of the chunk keeps its layout (facts §3.1, §3.2).
 		layouts := flagValues(c, "--source_model_input_layout")
@@ -304,7 +307,7 @@ func TestRunReportsTheToolsOwnError(t *testing.T) {
 	_, err = Run(context.Background(), m, "x", Options{
 		ModelName: "m", Config: cfg, Precision: "fp16", Chips: []hexagon.Chip{chip(t, "SM8750")},
 		OutDir: out, SDK: sdk,
-	})
+	}, nil, Encodings100)
 	if err == nil || !strings.Contains(err.Error(), "bad graph") || !strings.Contains(err.Error(), "SM8750") {
 		t.Fatalf("err = %v, want the tool's own message and the chip", err)
 	}
