@@ -74,10 +74,15 @@ type Graph struct {
 }
 
 // ExportGraph builds one ONNX graph (one chunk, decode or prefill) of a checkpoint in
-// the official layout. Only v7 is exported so far.
+// the official layout, for v5.2, v6 or v7. The custom WKV op exists for v7 only.
 func ExportGraph(set *tensor.Set, cfg model.Config, spec GraphSpec) (*Graph, error) {
-	if cfg.Version != model.V7 {
-		return nil, fmt.Errorf("export %s: ONNX export supports RWKV v7 only, this is v%s", set.Path, cfg.Version)
+	switch cfg.Version {
+	case model.V5_2, model.V6, model.V7:
+	default:
+		return nil, fmt.Errorf("export %s: RWKV v%s has no ONNX export", set.Path, cfg.Version)
+	}
+	if spec.WKV == WKVCustomOp && cfg.Version != model.V7 {
+		return nil, fmt.Errorf("export %s: the custom WKV op is exported for v7 only; use --wkv primitive for v%s", set.Path, cfg.Version)
 	}
 	if spec.SeqLen < 1 {
 		return nil, fmt.Errorf("export %s: sequence length %d must be at least 1", set.Path, spec.SeqLen)
@@ -97,7 +102,7 @@ func ExportGraph(set *tensor.Set, cfg model.Config, spec GraphSpec) (*Graph, err
 	if spec.Name == "" {
 		spec.Name = defaultGraphName(spec)
 	}
-	x := &v7exporter{set: set, cfg: cfg, spec: spec, b: onnx.NewBuilder(spec.Name), acts: map[model.Point]string{}}
+	x := &exporter{set: set, cfg: cfg, spec: spec, b: onnx.NewBuilder(spec.Name), acts: map[model.Point]string{}}
 	if err := x.build(); err != nil {
 		return nil, fmt.Errorf("export %s: %w", set.Path, err)
 	}
@@ -137,7 +142,7 @@ func defaultGraphName(spec GraphSpec) string {
 // customDomain is the ONNX domain of the WKV custom ops.
 const customDomain = "rwkv"
 
-type v7exporter struct {
+type exporter struct {
 	set  *tensor.Set
 	cfg  model.Config
 	spec GraphSpec
@@ -149,7 +154,7 @@ type v7exporter struct {
 // product adds a matrix product with a checkpoint weight and records the engine
 // points of its input and output. Linear weights (out, in) go through Gemm with
 // transB; LoRA factors stored (in, out) through MatMul.
-func (x *v7exporter) product(layer int, label, in, key string, lora bool) string {
+func (x *exporter) product(layer int, label, in, key string, lora bool) string {
 	var out string
 	if lora {
 		out = x.b.Op(label, "MatMul", nil, in, x.weight(key, false))
@@ -167,7 +172,7 @@ func (x *v7exporter) product(layer int, label, in, key string, lora bool) string
 
 // weight adds a checkpoint tensor as an initializer. Vectors stored (1,1,C) are added
 // flat so that they broadcast against [T, C] activations without adding a rank.
-func (x *v7exporter) weight(name string, flat bool) string {
+func (x *exporter) weight(name string, flat bool) string {
 	if x.err != nil {
 		return name
 	}
@@ -186,7 +191,7 @@ func (x *v7exporter) weight(name string, flat bool) string {
 	return x.b.Weight(name, t.Data, dims...)
 }
 
-func (x *v7exporter) build() error {
+func (x *exporter) build() error {
 	b, cfg, spec := x.b, x.cfg, x.spec
 	T, C, H, N := int64(spec.SeqLen), int64(cfg.Embd), int64(cfg.Heads), int64(cfg.HeadSize)
 	io := ioNames(spec)
@@ -208,23 +213,29 @@ func (x *v7exporter) build() error {
 		h = b.Op("Reshape", "Reshape", nil, hidden, b.Ints(T, C))
 	}
 	var vFirst string
-	if spec.Chunk > 1 {
+	if spec.Chunk > 1 && cfg.Version == model.V7 {
 		vFirst = b.Input(io.vFirstIn, onnx.Float, T, C)
 	}
 	for layer := begin; layer < end; layer++ {
-		h, vFirst = x.block(layer, h, vFirst, T, C, H, N)
+		switch cfg.Version {
+		case model.V7:
+			h, vFirst = x.block7(layer, h, vFirst, T, C, H, N)
+		default:
+			h = x.block56(layer, h, T, C, H, N)
+		}
 	}
 	b.Scope("")
 	if !last {
 		b.Scope("/output")
 		out := b.Op("Reshape", "Reshape", nil, h, b.Ints(1, T, C))
 		b.Output(out, io.out, onnx.Float, 1, T, C)
-		if spec.Chunk == 1 {
+		if spec.Chunk == 1 && cfg.Version == model.V7 {
 			b.Output(vFirst, io.vFirstOut, onnx.Float, T, C)
 		}
 		return x.err
 	}
-	if T > 1 {
+	rows := LogitRows(cfg.Version, spec.SeqLen)
+	if int64(rows) < T {
 		// The v7 prefill graph returns the last position's logits only, as the
 		// original project's export (output_last) does.
 		b.Scope("/last")
@@ -234,12 +245,21 @@ func (x *v7exporter) build() error {
 	h = x.layerNorm(h, "ln_out", 1e-5)
 	b.Scope("/head")
 	logits := x.product(-1, "Gemm", h, "head.weight", false)
-	logits = b.Op("Reshape", "Reshape", nil, logits, b.Ints(1, 1, int64(cfg.Vocab)))
-	b.Output(logits, io.out, onnx.Float, 1, 1, int64(cfg.Vocab))
+	logits = b.Op("Reshape", "Reshape", nil, logits, b.Ints(1, int64(rows), int64(cfg.Vocab)))
+	b.Output(logits, io.out, onnx.Float, 1, int64(rows), int64(cfg.Vocab))
 	return x.err
 }
 
-func (x *v7exporter) layerNorm(in, prefix string, eps float32) string {
+// LogitRows is how many positions' logits a graph outputs: every position for v5.2
+// and v6 prefill graphs, the last one only for v7 (facts §4).
+func LogitRows(v model.Version, seqLen int) int {
+	if v == model.V7 {
+		return 1
+	}
+	return seqLen
+}
+
+func (x *exporter) layerNorm(in, prefix string, eps float32) string {
 	return x.b.Op("LayerNormalization", "LayerNormalization",
 		[]onnx.Attribute{onnx.Int("axis", -1), onnx.Float32("epsilon", eps)},
 		in, x.weight(prefix+".weight", true), x.weight(prefix+".bias", true))
@@ -247,7 +267,7 @@ func (x *v7exporter) layerNorm(in, prefix string, eps float32) string {
 
 // shift returns the token-shifted rows of xn (the state row, then rows 0..T-2) and
 // declares the state's input and output.
-func (x *v7exporter) shift(xn string, state int, T, C int64) string {
+func (x *exporter) shift(xn string, state int, T, C int64) string {
 	b := x.b
 	in := fmt.Sprintf("state%d_in", state)
 	b.Input(in, onnx.Float, 1, C)
@@ -263,7 +283,7 @@ func (x *v7exporter) shift(xn string, state int, T, C int64) string {
 	return shifted
 }
 
-func (x *v7exporter) block(layer int, h, vFirst string, T, C, H, N int64) (string, string) {
+func (x *exporter) block7(layer int, h, vFirst string, T, C, H, N int64) (string, string) {
 	b := x.b
 	p := fmt.Sprintf("blocks.%d.", layer)
 	gemm := func(label, in, w string) string { return x.product(layer, label, in, w, false) }
@@ -321,16 +341,7 @@ func (x *v7exporter) block(layer int, h, vFirst string, T, C, H, N int64) (strin
 	}
 	b.Output(stateOut, fmt.Sprintf("state%d_out", 3*layer+1), onnx.Float, H, N, N)
 
-	// Per-head GroupNorm: LayerNorm over each head's N channels, then the affine.
-	y = b.Op("reshape_ln_x", "Reshape", nil, y, b.Ints(T, H, N))
-	ones, zeros := make([]float32, N), make([]float32, N)
-	for i := range ones {
-		ones[i] = 1
-	}
-	y = b.Op("ln_x", "LayerNormalization", []onnx.Attribute{onnx.Int("axis", -1), onnx.Float32("epsilon", x.cfg.GroupNormEps)},
-		y, b.Weight(p+"att.ln_x.unit_scale", ones, N), b.Weight(p+"att.ln_x.zero_bias", zeros, N))
-	y = b.Op("reshape_ln_x_back", "Reshape", nil, y, b.Ints(T, C))
-	y = b.Op("add_ln_x_b", "Add", nil, b.Op("mul_ln_x_w", "Mul", nil, y, x.weight(p+"att.ln_x.weight", true)), x.weight(p+"att.ln_x.bias", true))
+	y = x.groupNorm(y, p, T, C, H, N)
 
 	bonus := b.Op("mul_r_k_r_k", "Mul", nil, b.Op("mul_r_k", "Mul", nil, r, k), x.weight(p+"att.r_k", true))
 	bonus = b.Op("sum_bonus", "ReduceSum", []onnx.Attribute{onnx.Int("keepdims", 1)}, b.Op("reshape_bonus", "Reshape", nil, bonus, b.Ints(T, H, N)), b.Ints(-1))
@@ -352,7 +363,7 @@ func (x *v7exporter) block(layer int, h, vFirst string, T, C, H, N int64) (strin
 
 // wkvPrimitive unrolls the recurrence over the T time steps with standard operators:
 // S ← S·diag(w) + (S·â)·b̂ᵀ + v·kᵀ, y = S·r, with S[h][value][key].
-func (x *v7exporter) wkvPrimitive(r, w, k, v, negKK, kkA, state string, T, C, H, N int64) (string, string) {
+func (x *exporter) wkvPrimitive(r, w, k, v, negKK, kkA, state string, T, C, H, N int64) (string, string) {
 	b := x.b
 	row := func(name, t string, shape ...int64) string {
 		return b.Op("reshape_"+name, "Reshape", nil, t, b.Ints(shape...))
@@ -389,7 +400,7 @@ func (x *v7exporter) wkvPrimitive(r, w, k, v, negKK, kkA, state string, T, C, H,
 // of each head) and the final state (the last N rows), then slices both out with the
 // package's wkv7_output_x and wkv7_output_state ops. The [T, H, N] operand layout is
 // ours; the op package's XML only fixes the rank.
-func (x *v7exporter) wkvCustom(r, w, k, v, negKK, kkA, state string, T, C, H, N int64) (string, string) {
+func (x *exporter) wkvCustom(r, w, k, v, negKK, kkA, state string, T, C, H, N int64) (string, string) {
 	b := x.b
 	thn := func(name, t string) string { return b.Op("reshape_"+name, "Reshape", nil, t, b.Ints(T, H, N)) }
 	packed := b.OpN("wkv7", "wkv7", customDomain, 1, nil,
@@ -397,4 +408,19 @@ func (x *v7exporter) wkvCustom(r, w, k, v, negKK, kkA, state string, T, C, H, N 
 	y := b.OpN("wkv7_output_x", "wkv7_output_x", customDomain, 1, nil, packed)[0]
 	S := b.OpN("wkv7_output_state", "wkv7_output_state", customDomain, 1, nil, packed)[0]
 	return b.Op("reshape_y", "Reshape", nil, y, b.Ints(T, C)), S
+}
+
+// groupNorm is the per-head GroupNorm of att.ln_x: a LayerNorm over each head's N
+// channels with the model's epsilon, then the per-channel affine.
+func (x *exporter) groupNorm(y, p string, T, C, H, N int64) string {
+	b := x.b
+	y = b.Op("reshape_ln_x", "Reshape", nil, y, b.Ints(T, H, N))
+	ones, zeros := make([]float32, N), make([]float32, N)
+	for i := range ones {
+		ones[i] = 1
+	}
+	y = b.Op("ln_x", "LayerNormalization", []onnx.Attribute{onnx.Int("axis", -1), onnx.Float32("epsilon", x.cfg.GroupNormEps)},
+		y, b.Weight(p+"att.ln_x.unit_scale", ones, N), b.Weight(p+"att.ln_x.zero_bias", zeros, N))
+	y = b.Op("reshape_ln_x_back", "Reshape", nil, y, b.Ints(T, C))
+	return b.Op("add_ln_x_b", "Add", nil, b.Op("mul_ln_x_w", "Mul", nil, y, x.weight(p+"att.ln_x.weight", true)), x.weight(p+"att.ln_x.bias", true))
 }

@@ -106,9 +106,6 @@ func (o *Options) check() error {
 	if o.WKV == "" {
 		o.WKV = WKVPrimitive
 	}
-	if o.WKV == WKVCustomOp && (o.OpPackage == "" || o.OpPackageConfig == "") {
-		return fmt.Errorf("the custom WKV op needs the op package's x86-64 library and its CPU XML config (--op-package, --op-package-config)")
-	}
 	switch o.Precision {
 	case "fp16", "a16w8", "a16w4":
 	default:
@@ -148,6 +145,9 @@ func (o *Options) sdkLib(name string) string {
 func BuildPlan(o Options) (*Plan, error) {
 	if err := o.check(); err != nil {
 		return nil, err
+	}
+	if o.WKV == WKVCustomOp && (o.OpPackage == "" || o.OpPackageConfig == "") {
+		return nil, fmt.Errorf("the custom WKV op needs the op package's x86-64 library and its CPU XML config (--op-package, --op-package-config)")
 	}
 	plan := &Plan{}
 	graphs := o.Graphs()

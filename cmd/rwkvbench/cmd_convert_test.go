@@ -45,7 +45,7 @@ func TestConvertErrors(t *testing.T) {
 		{[]string{"convert", "--model", v7, "--chip", "SM1234"}, `chip "SM1234" is not in the catalog`},
 		{[]string{"convert", "--model", v7, "--chip", "SM8650", "--precision", "int2", "--dry-run"}, "precision"},
 		{[]string{"convert", "--model", v7, "--chip", "SM8650", "--sdk", "", "--out", t.TempDir()}, "QNN_SDK_ROOT"},
-		{[]string{"convert", "--model", fixtures.Path(t, "golden/v5.pth"), "--chip", "SM8650", "--emit", "onnx", "--out", t.TempDir()}, "v7 only"},
+		{[]string{"convert", "--model", fixtures.Path(t, "golden/v5.pth"), "--chip", "SM8650", "--emit", "onnx", "--wkv", "customop", "--out", t.TempDir()}, "v7 only"},
 	}
 	for _, tc := range tests {
 		code, _, stderr := run(t, tc.args...)

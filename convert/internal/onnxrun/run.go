@@ -154,6 +154,12 @@ func apply(n *onnx.Node, a []Value) (Value, error) {
 		return reduceSumLast(n, a)
 	case "Slice":
 		return slice(a)
+	case "Transpose":
+		perm, ok := n.Attr("perm")
+		if !ok || len(perm.Ints) != 3 || perm.Ints[0] != 1 || perm.Ints[1] != 0 || perm.Ints[2] != 2 || len(a[0].Shape) != 3 {
+			return Value{}, fmt.Errorf("only perm [1 0 2] of a rank-3 tensor is supported")
+		}
+		return swapLeading(a[0]), nil
 	case "Concat":
 		return concat(n, a)
 	}
@@ -395,4 +401,16 @@ func concat(n *onnx.Node, a []Value) (Value, error) {
 		out.F = append(out.F, v.F...)
 	}
 	return out, nil
+}
+
+// swapLeading transposes the first two axes of a rank-3 tensor.
+func swapLeading(v Value) Value {
+	d0, d1, d2 := v.Shape[0], v.Shape[1], v.Shape[2]
+	out := Value{Shape: []int{d1, d0, d2}, F: make([]float32, len(v.F))}
+	for i := 0; i < d0; i++ {
+		for j := 0; j < d1; j++ {
+			copy(out.F[(j*d0+i)*d2:(j*d0+i+1)*d2], v.F[(i*d1+j)*d2:(i*d1+j+1)*d2])
+		}
+	}
+	return out
 }
