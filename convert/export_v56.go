@@ -20,7 +20,9 @@ func (x *exporter) block56(layer int, h string, T, C, H, N int64) string {
 	mixOld := func(label, xn, sx, dxs, mu string) string {
 		return b.Op(label+"_add", "Add", nil, sx, b.Op(label+"_mul", "Mul", nil, dxs, x.weight(mu, true)))
 	}
-	silu := func(label, v string) string { return b.Op(label, "Mul", nil, v, b.Op(label+"_sigmoid", "Sigmoid", nil, v)) }
+	silu := func(label, v string) string {
+		return b.Op(label, "Mul", nil, v, b.Op(label+"_sigmoid", "Sigmoid", nil, v))
+	}
 
 	// Time mix.
 	b.Scope(fmt.Sprintf("/blocks.%d/att", layer))
