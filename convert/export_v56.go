@@ -17,7 +17,7 @@ func (x *exporter) block56(layer int, h string, T, C, H, N int64) string {
 	gemm := func(label, in, w string) string { return x.product(layer, label, in, w, false) }
 	matmul := func(label, in, w string) string { return x.product(layer, label, in, w, true) }
 	// mixOld is v5.2's x⊙μ + sx⊙(1-μ), written as sx + (x - sx)⊙μ.
-	mixOld := func(label, xn, sx, dxs, mu string) string {
+	mixOld := func(label, sx, dxs, mu string) string {
 		return b.Op(label+"_add", "Add", nil, sx, b.Op(label+"_mul", "Mul", nil, dxs, x.weight(mu, true)))
 	}
 	silu := func(label, v string) string {
@@ -51,10 +51,10 @@ func (x *exporter) block56(layer int, h string, T, C, H, N int64) string {
 		w = b.Op("exp_decay", "Exp", nil, b.Op("neg_decay", "Neg", nil, b.Op("exp_time_decay", "Exp", nil, wl)))
 	} else {
 		dxs := b.Op("sub_shifted", "Sub", nil, xa, sx)
-		xk = mixOld("mix_k", xa, sx, dxs, p+"att.time_mix_k")
-		xv = mixOld("mix_v", xa, sx, dxs, p+"att.time_mix_v")
-		xr = mixOld("mix_r", xa, sx, dxs, p+"att.time_mix_r")
-		xg = mixOld("mix_g", xa, sx, dxs, p+"att.time_mix_g")
+		xk = mixOld("mix_k", sx, dxs, p+"att.time_mix_k")
+		xv = mixOld("mix_v", sx, dxs, p+"att.time_mix_v")
+		xr = mixOld("mix_r", sx, dxs, p+"att.time_mix_r")
+		xg = mixOld("mix_g", sx, dxs, p+"att.time_mix_g")
 		// The decay is static: exp(-exp(time_decay)), (H, N), the same every token.
 		td := x.weight(p+"att.time_decay", true)
 		w = b.Op("exp_decay", "Exp", nil, b.Op("neg_decay", "Neg", nil, b.Op("exp_time_decay", "Exp", nil, td)))
@@ -111,8 +111,8 @@ func (x *exporter) block56(layer int, h string, T, C, H, N int64) string {
 		fr = b.Op("lerp_r_add", "Add", nil, xf, b.Op("lerp_r_mul", "Mul", nil, d, x.weight(p+"ffn.time_maa_r", true)))
 	} else {
 		dxs := b.Op("sub_shifted", "Sub", nil, xf, sxf)
-		fk = mixOld("mix_k", xf, sxf, dxs, p+"ffn.time_mix_k")
-		fr = mixOld("mix_r", xf, sxf, dxs, p+"ffn.time_mix_r")
+		fk = mixOld("mix_k", sxf, dxs, p+"ffn.time_mix_k")
+		fr = mixOld("mix_r", sxf, dxs, p+"ffn.time_mix_r")
 	}
 	kf := b.Op("relu", "Relu", nil, gemm("key", fk, p+"ffn.key.weight"))
 	kf = b.Op("square", "Mul", nil, kf, kf)
