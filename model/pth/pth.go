@@ -42,6 +42,7 @@ import (
 
 	"github.com/x448/float16"
 
+	"github.com/rwkvbench/rwkvbench/model/internal/mmap"
 	"github.com/rwkvbench/rwkvbench/model/tensor"
 )
 
@@ -105,7 +106,7 @@ func Read(path string) (*tensor.Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	m, _ := mapFile(f, st.Size()) // no mapping just means every tensor is copied
+	m, _ := mmap.File(f, st.Size()) // no mapping just means every tensor is copied
 	s, used, err := read(f, st.Size(), path, m, copyBudget(st.Size()))
 	if m != nil && (err != nil || !used) {
 		m.Close()
@@ -144,14 +145,14 @@ type archive struct {
 // read loads a .pth from ra, using the mapping m of the same bytes when not nil;
 // budget bounds the float32 bytes of copied tensors. It reports whether any tensor
 // points into the mapping.
-func read(ra io.ReaderAt, size int64, path string, m *mapping, budget int64) (*tensor.Set, bool, error) {
+func read(ra io.ReaderAt, size int64, path string, m *mmap.Mapping, budget int64) (*tensor.Set, bool, error) {
 	zr, err := zip.NewReader(ra, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return nil, false, fmt.Errorf("read %s: not a readable zip archive, the torch.save format since PyTorch 1.6 (older checkpoints are not supported): %w", path, err)
 	}
 	a := &archive{path: path, ra: ra, size: size, entries: map[string]*zip.File{}, budget: budget}
 	if m != nil {
-		a.mapped = m.data
+		a.mapped = m.Data
 	}
 	var pkl *zip.File
 	for _, f := range zr.File {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rwkvbench/rwkvbench/internal/fixtures"
+	"github.com/rwkvbench/rwkvbench/model/internal/mmap"
 	"github.com/rwkvbench/rwkvbench/model/tensor"
 )
 
@@ -110,7 +111,7 @@ func TestMappedMatchesCopied(t *testing.T) {
 			}
 			defer f.Close()
 			st, _ := f.Stat()
-			m, err := mapFile(f, st.Size())
+			m, err := mmap.File(f, st.Size())
 			if err != nil {
 				t.Skipf("no memory mapping here: %v", err)
 			}
@@ -270,7 +271,7 @@ func TestReadHandMade(t *testing.T) {
 
 			f, _ := os.Open(path)
 			defer f.Close()
-			if m, err := mapFile(f, int64(len(data))); err == nil {
+			if m, err := mmap.File(f, int64(len(data))); err == nil {
 				defer m.Close()
 				_, used, err := read(f, int64(len(data)), path, m, copyBudget(int64(len(data))))
 				if err != nil {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/x448/float16"
 
+	"github.com/rwkvbench/rwkvbench/model/internal/mmap"
 	"github.com/rwkvbench/rwkvbench/model/tensor"
 )
 
@@ -50,10 +51,10 @@ func Read(path string) (*tensor.Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	m, _ := mapFile(f, st.Size()) // without a mapping every tensor is copied
+	m, _ := mmap.File(f, st.Size()) // without a mapping every tensor is copied
 	var mapped []byte
 	if m != nil {
-		mapped = m.data
+		mapped = m.Data
 	}
 	s, used, err := read(f, st.Size(), path, mapped)
 	if m != nil && (err != nil || !used) {

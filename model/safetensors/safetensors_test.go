@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rwkvbench/rwkvbench/model/internal/mmap"
 	"github.com/rwkvbench/rwkvbench/model/tensor"
 )
 
@@ -118,9 +119,9 @@ func TestRead(t *testing.T) {
 
 			f, _ := os.Open(path)
 			defer f.Close()
-			if m, err := mapFile(f, int64(len(tt.data))); err == nil {
+			if m, err := mmap.File(f, int64(len(tt.data))); err == nil {
 				defer m.Close()
-				s, used, err := read(f, int64(len(tt.data)), path, m.data)
+				s, used, err := read(f, int64(len(tt.data)), path, m.Data)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,6 +1,8 @@
 //go:build unix
 
-package safetensors
+// Package mmap maps checkpoint files into memory for the readers, so that fp32
+// tensors can alias the file instead of being copied.
+package mmap
 
 import (
 	"fmt"
@@ -8,12 +10,13 @@ import (
 	"syscall"
 )
 
-// mapping is a private, copy-on-write mapping of a whole file: tensors may be written
+// Mapping is a private, copy-on-write mapping of a whole file: tensors may be written
 // (the engine folds ln0 into the embedding in place, for example) without the change
 // ever reaching the file.
-type mapping struct{ data []byte }
+type Mapping struct{ Data []byte }
 
-func mapFile(f *os.File, size int64) (*mapping, error) {
+// File maps all size bytes of f.
+func File(f *os.File, size int64) (*Mapping, error) {
 	if size <= 0 || int64(int(size)) != size {
 		return nil, fmt.Errorf("cannot map %d bytes", size)
 	}
@@ -21,15 +24,15 @@ func mapFile(f *os.File, size int64) (*mapping, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmap %s: %w", f.Name(), err)
 	}
-	return &mapping{data: data}, nil
+	return &Mapping{Data: data}, nil
 }
 
 // Close unmaps the file; tensors pointing into it must not be used afterwards.
-func (m *mapping) Close() error {
-	if m.data == nil {
+func (m *Mapping) Close() error {
+	if m.Data == nil {
 		return nil
 	}
-	err := syscall.Munmap(m.data)
-	m.data = nil
+	err := syscall.Munmap(m.Data)
+	m.Data = nil
 	return err
 }
