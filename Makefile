@@ -29,7 +29,7 @@ fuzz:
 
 # The main job on the embedded default: a bundled small trained model on the host CPU.
 demo: build
-	./$(BIN)/rwkvbench generate --model testdata/rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin --prompt "In the beginning" -n 64 --seed 1
+	./$(BIN)/rwkvbench generate --model testdata/rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin --prompt "In the beginning" -n 64 --seed 1 --temperature 0.5 --top-p 0.5
 
 # Engine speed on synthetic shapes (issue #8) and Go benchmarks.
 bench:

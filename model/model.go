@@ -10,6 +10,36 @@
 // tensor.Set in the official key layout; this package detects the version and shapes
 // from that set and refuses variants it does not implement, naming the key that
 // identified them.
+//
+// Engine is the CPU implementation of Session: float32 throughout, no rescaling, ln0
+// folded into the embedding at load in float32. One token runs as matrix-vector
+// products; a longer input runs in sequence mode, where every projection is a
+// matrix-matrix product over a chunk of tokens and only the WKV recurrence steps token
+// by token. The matrix kernels live in package kernel, so faster ones can replace them
+// without changing this package.
+//
+// # Hook points
+//
+// An ActivationHook sees the input and the output of every matrix product, named after
+// the weight's key without "blocks.{i}." and ".weight", plus ".in" or ".out", with
+// Point.Layer the block index (-1 outside the blocks). In sequence mode one call
+// carries the rows of every token in the chunk (T×width, row-major, T ≤ 64). The points are:
+//
+//	all versions   att.receptance, att.key, att.value, att.output,
+//	               ffn.key, ffn.value (its input is relu²(ffn.key.out)), head (layer -1)
+//	v5.2, v6       att.gate, ffn.receptance
+//	v6             att.time_maa_w1 (in: the token-shift mix xxx; out: 5·Dm wide),
+//	               att.time_maa_w2 (in: tanh of the above, 5·Dm; out: the five C-wide
+//	               mixes w, k, v, r, g side by side, 5·C wide), att.time_decay_w1,
+//	               att.time_decay_w2 (in: tanh of w1's output)
+//	v7             att.w1, att.w2 (in: tanh(w1.out)), att.a1, att.a2,
+//	               att.v1, att.v2 (layers ≥ 1 only), att.g1, att.g2 (in: σ(g1.out))
+//
+// LoRA and mixing factors are stored (in, out) in checkpoints and run transposed, but
+// the hook sees the same activations either way. Where one activation feeds two
+// products (v7's xv feeds att.value and att.v1), a rewrite at the first point is what
+// the second sees, as on a device that quantizes the shared tensor once. With a nil
+// hook the engine makes no calls at all.
 package model
 
 import (
