@@ -92,7 +92,7 @@ func Load(path string) (*Model, error) {
 	switch {
 	case bytes.HasPrefix(head, []byte("PK")):
 		read = pth.Read
-	case len(head) >= 4 && binary.LittleEndian.Uint32(head) == 0x67676d66:
+	case len(head) >= 4 && binary.LittleEndian.Uint32(head) == rwkvcpp.Magic:
 		read = rwkvcpp.Read
 	case len(head) == 9 && head[8] == '{':
 		read = safetensors.Read
