@@ -2,6 +2,28 @@
 // ppN+tgM) plus time to first token, load time and peak memory, and keeps every raw
 // sample with its timestamp and thermal state. Warm-up runs are recorded as such and
 // never enter statistics.
+//
+// Its opinions:
+//
+//   - A Runner records cell by cell through a Sink, and a cell is the unit of
+//     atomicity: with the results store behind the Sink, a crash loses at most the
+//     cell in flight, and a resumed run skips every recorded cell.
+//   - Timed loops are the session's work and nothing else: inputs are drawn from a
+//     fixed seed before timing starts, and the generation loop allocates nothing.
+//   - ppN times one Forward of N tokens from a fresh state with last-position logits;
+//     tgM times M single-token steps after an untimed one-token start; ppN+tgM times
+//     both (and records the split rates beside llama-bench's combined one); ttft is
+//     the prefill plus the first decode step, fed with the prefill's argmax.
+//   - "Cold" load means nothing cached: on a Linux host the model file's page cache
+//     is dropped (posix_fadvise DONTNEED, see DropFileCache) before each repetition;
+//     a device that cannot drop caches gets one cold sample, its first load. Devices
+//     document what they drop.
+//   - Peak RSS is VmHWM, reset per cell through /proc/self/clear_refs so that one
+//     cell's peak is not an earlier one's; Linux keeps no PSS peak, so PSS is read
+//     right after the cell's runs with the session still loaded.
+//   - The headline statistic is the median with a distribution-free confidence
+//     interval (Summarize); comparisons use the Mann–Whitney U test (Compare), as
+//     benchstat does.
 package bench
 
 import "time"

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rwkvbench/rwkvbench/bench"
+	"github.com/rwkvbench/rwkvbench/bench/store"
+	"github.com/rwkvbench/rwkvbench/internal/fixtures"
+)
+
+// benchCLI runs the bench subcommand and returns its exit code and streams.
+func benchCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}
+	code := dispatch(context.Background(), e, append([]string{"bench"}, args...))
+	return code, stdout.String(), stderr.String()
+}
+
+func TestBenchCommandRecordsAndResumes(t *testing.T) {
+	model := fixtures.Path(t, filepath.Join("rwkv_cpp_tiny", "tiny-rwkv-7v0-834K-FP32.bin"))
+	db := filepath.Join(t.TempDir(), "results.db")
+	args := []string{"--model", model, "-p", "8", "-n", "4", "-r", "2", "--warmup", "1", "--threads", "1",
+		"--precision", "fp32,a16w8", "--tests", "pp8,tg4,ttft,load-warm", "--store", db}
+	code, stdout, stderr := benchCLI(t, append(args, "-o", "json")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, stdout)
+	}
+	type key struct{ precision, test, metric string }
+	got := map[key]map[string]any{}
+	for _, r := range rows {
+		got[key{r["precision"].(string), r["test"].(string), r["metric"].(string)}] = r
+	}
+	for _, prec := range []string{"fp32", "a16w8"} {
+		for _, k := range []key{
+			{prec, "pp8", "prefill_tokens_per_second"},
+			{prec, "tg4", "generation_tokens_per_second"},
+			{prec, "ttft", "ttft_ms"},
+			{prec, "load-warm", "load_ms"},
+		} {
+			r, ok := got[k]
+			if !ok {
+				t.Errorf("no row %v", k)
+				continue
+			}
+			if r["n"].(float64) != 2 {
+				t.Errorf("%v: n = %v, want the 2 measured runs (warm-ups excluded)", k, r["n"])
+			}
+			if r["simulated"].(bool) != (prec != "fp32") {
+				t.Errorf("%v: simulated = %v", k, r["simulated"])
+			}
+			if r["device"] != "local" || r["backend"] != "cpu" || r["status"] != "done" {
+				t.Errorf("%v: device fields %v %v %v", k, r["device"], r["backend"], r["status"])
+			}
+			if !(r["median"].(float64) > 0) {
+				t.Errorf("%v: median %v", k, r["median"])
+			}
+		}
+	}
+
+	st, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Runs(context.Background())
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs %v, %v; want one", runs, err)
+	}
+	before, err := st.Samples(context.Background(), store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Resuming a finished run measures nothing and prints the same cells.
+	code, stdout, stderr = benchCLI(t, append(args, "--resume", runs[0].ID, "-o", "md")...)
+	if code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, stderr)
+	}
+	after, err := st.Samples(context.Background(), store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("resume of a finished run added %d samples", len(after)-len(before))
+	}
+	if n := strings.Count(stderr, "already recorded, skipped"); n != 8 {
+		t.Errorf("resume skipped %d cells, want all 8:\n%s", n, stderr)
+	}
+	for _, want := range []string{"median [95% CI]", "mean ± sample sd", "a16w8 *simulated*", "| pp8 | prefill t/s | tok/s | 2 |"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "fp32 *simulated*") {
+		t.Errorf("fp32 marked simulated:\n%s", stdout)
+	}
+
+	code, stdout, stderr = benchCLI(t, append(args, "--resume", runs[0].ID, "-o", "csv")...)
+	if code != 0 {
+		t.Fatalf("csv: exit %d: %s", code, stderr)
+	}
+	records, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+	if err != nil || len(records) < 2 || records[0][0] != "model" || records[0][4] != "simulated" {
+		t.Errorf("csv output: %v\n%s", err, stdout)
+	}
+}
+
+func TestBenchCommandErrors(t *testing.T) {
+	model := fixtures.Path(t, filepath.Join("rwkv_cpp_tiny", "tiny-rwkv-7v0-834K-FP32.bin"))
+	db := filepath.Join(t.TempDir(), "results.db")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "--model is required"},
+		{[]string{"--model", model, "--device", "phone1"}, `--device "phone1"`},
+		{[]string{"--model", model, "--precision", "fp32,int3"}, `--precision "int3"`},
+		{[]string{"--model", model, "--precision", "fp32,fp32"}, "fp32 given twice"},
+		{[]string{"--model", model, "--tests", "pp8,xx"}, `test "xx"`},
+		{[]string{"--model", model, "-r", "0"}, "-r 0"},
+		{[]string{"--model", model, "-o", "xml"}, `-o "xml"`},
+		{[]string{"--model", model, "--confidence", "1.5"}, "--confidence"},
+		{[]string{"--model", model, "--cooldown-until-status", "9"}, "--cooldown-until-status 9"},
+		{[]string{"--model", model, "--store", db, "--resume", "no-such-run"}, "--resume no-such-run: no such run"},
+		{[]string{"--model", filepath.Join(t.TempDir(), "missing.pth"), "--store", db}, "missing.pth"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := benchCLI(t, tt.args...)
+		if code != 1 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("bench %v: exit %d, stderr %q; want exit 1 and %q", tt.args, code, stderr, tt.want)
+		}
+	}
+}
+
+func TestBenchCPUModelName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC  9654 96-Core Processor\n", "AMD EPYC 9654 96-Core Processor"},
+		{"processor\t: 0\nBogoMIPS\t: 38.40\nHardware\t: Qualcomm Technologies, Inc SM8650\n", "Qualcomm Technologies, Inc SM8650"},
+		{"model name\t:\nmodel name\t: second\n", "second"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := benchCPUModelName([]byte(tt.in)); got != tt.want {
+			t.Errorf("benchCPUModelName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzBenchCPUModelName(f *testing.F) {
+	f.Add([]byte("model name\t: AMD EPYC\n"))
+	f.Add([]byte("Hardware: x\n"))
+	f.Add([]byte(":\n:::"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		name := benchCPUModelName(b)
+		if strings.ContainsAny(name, "\n\t") || name != strings.TrimSpace(name) {
+			t.Fatalf("benchCPUModelName(%q) = %q", b, name)
+		}
+	})
+}
+
+func TestBenchTableFormats(t *testing.T) {
+	nan := benchJSONFloat(math.NaN())
+	sum := bench.Summarize([]float64{10, 11, 12}, 0.95)
+	rows := []benchRow{
+		{Model: "m", Precision: "a16w4", Simulated: true, Test: "tg128", Metric: bench.MetricGenerationTokensPerSecond, Unit: "tok/s",
+			N: 3, Median: 11, CILo: benchJSONFloat(math.Inf(-1)), CIHi: benchJSONFloat(math.Inf(1)), Confidence: 0.95, Mean: 11, SD: 1, Min: 10, Max: 12,
+			Status: "done", summary: sum},
+		{Model: "m", Precision: "a16w4", Simulated: true, Test: "tg128", Metric: bench.MetricPeakRSSBytes, Unit: "bytes",
+			N: 1, Median: 3 << 20, CILo: nan, CIHi: nan, Mean: 3 << 20, SD: nan, Min: 3 << 20, Max: 3 << 20, Status: "done",
+			summary: bench.Summarize([]float64{3 << 20}, 0.95)},
+		{Model: "m", Precision: "fp32", Test: "pp512", Status: "failed", Reason: "open: no | such file",
+			Median: nan, CILo: nan, CIHi: nan, Mean: nan, SD: nan, Min: nan, Max: nan},
+	}
+	var js bytes.Buffer
+	if err := benchWriteJSON(&js, rows); err != nil {
+		t.Fatal(err)
+	}
+	var decoded []map[string]any
+	if err := json.Unmarshal(js.Bytes(), &decoded); err != nil {
+		t.Fatalf("JSON with infinities and NaN: %v\n%s", err, js.String())
+	}
+	if decoded[0]["ci_lo"] != nil || decoded[0]["median"] != 11.0 || decoded[2]["median"] != nil || decoded[2]["status"] != "failed" {
+		t.Errorf("JSON rows: %v", decoded)
+	}
+
+	var md bytes.Buffer
+	dev := &benchDevice{cell: bench.Cell{Device: "local", Backend: "cpu"}}
+	if err := benchWriteMarkdown(&md, rows, "run-1", 0.95, dev); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| m | 0 | a16w4 *simulated* | tg128 | generation t/s | tok/s | 3 | 11.00 [-∞, ∞] | 11.00 ± 1.00 | 3.0 |  |",
+		`| m | 0 | fp32 | pp512 | — | | 0 | NA: open: no \| such file | NA | | |`,
+		"too few runs",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	if strings.Contains(md.String(), "peak RSS |") {
+		t.Errorf("memory got a row of its own instead of a column:\n%s", md.String())
+	}
+
+	var cs bytes.Buffer
+	if err := benchWriteCSV(&cs, rows); err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(&cs).ReadAll()
+	if err != nil || len(records) != 4 || records[3][12] != "" || records[3][20] != "failed" {
+		t.Errorf("csv: %v %v", records, err)
+	}
+}

@@ -1,0 +1,169 @@
+package precision
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/x448/float16"
+)
+
+// maxHalf is the largest finite IEEE half.
+const maxHalf = 65504
+
+// RoundHalf returns x rounded to the nearest IEEE half (ties to even), as the NPU
+// stores it. Values beyond the half range saturate at ±65504 instead of becoming
+// infinite, so one overflow shows as a large error rather than NaN logits.
+func RoundHalf(x float32) float32 {
+	if x > maxHalf {
+		return maxHalf
+	}
+	if x < -maxHalf {
+		return -maxHalf
+	}
+	return float16.Fromfloat32(x).Float32()
+}
+
+// WeightEncoding is the per-channel symmetric integer encoding of one weight tensor:
+// channel c holds integers q in [−(2^(Bits−1)−1), 2^(Bits−1)−1] standing for
+// q·Scales[c]. The most negative code is left out, as AIMET's clip_weights_to_7f7f
+// does, so that the grid is symmetric around zero.
+type WeightEncoding struct {
+	Bits int
+	// InputAxis is the axis the matrix product sums over; a channel is one position
+	// along all the other axes (for an (out, in) matrix, one row).
+	InputAxis int
+	Scales    []float32
+}
+
+// qmax is the largest code of a symmetric grid of the given bits.
+func qmax(bits int) float64 { return float64(int(1)<<(bits-1) - 1) }
+
+// channels returns how a row-major tensor of the given shape splits into channels
+// around the input axis: element index = (outer·len(axis) + k)·inner + j, channel =
+// outer·inner + j.
+func channels(shape []int, axis int) (outer, along, inner int, err error) {
+	if axis < 0 || axis >= len(shape) {
+		return 0, 0, 0, fmt.Errorf("input axis %d outside shape %v", axis, shape)
+	}
+	outer, inner = 1, 1
+	for _, d := range shape[:axis] {
+		outer *= d
+	}
+	for _, d := range shape[axis+1:] {
+		inner *= d
+	}
+	return outer, shape[axis], inner, nil
+}
+
+// EncodeWeight computes the per-channel symmetric encoding of data (row-major, of the
+// given shape): each channel's scale maps its largest magnitude to the top code.
+// An all-zero channel gets scale 0 and stays zero.
+func EncodeWeight(data []float32, shape []int, inputAxis, bits int) (WeightEncoding, error) {
+	if bits < 2 || bits > 16 {
+		return WeightEncoding{}, fmt.Errorf("weight bit width %d, want 2 to 16", bits)
+	}
+	outer, along, inner, err := channels(shape, inputAxis)
+	if err != nil {
+		return WeightEncoding{}, err
+	}
+	if outer*along*inner != len(data) {
+		return WeightEncoding{}, fmt.Errorf("shape %v needs %d values, have %d", shape, outer*along*inner, len(data))
+	}
+	maxAbs := make([]float64, outer*inner)
+	for o := range outer {
+		for k := range along {
+			row := data[(o*along+k)*inner : (o*along+k+1)*inner]
+			for j, v := range row {
+				maxAbs[o*inner+j] = math.Max(maxAbs[o*inner+j], math.Abs(float64(v)))
+			}
+		}
+	}
+	enc := WeightEncoding{Bits: bits, InputAxis: inputAxis, Scales: make([]float32, len(maxAbs))}
+	for c, m := range maxAbs {
+		enc.Scales[c] = float32(m / qmax(bits))
+	}
+	return enc, nil
+}
+
+// FakeQuantize returns a copy of data with every value replaced by its quantized
+// and dequantized value under enc: round(w/scale) to even, clamped to the grid,
+// times scale.
+func (enc WeightEncoding) FakeQuantize(data []float32, shape []int) ([]float32, error) {
+	outer, along, inner, err := channels(shape, enc.InputAxis)
+	if err != nil {
+		return nil, err
+	}
+	if outer*along*inner != len(data) {
+		return nil, fmt.Errorf("shape %v needs %d values, have %d", shape, outer*along*inner, len(data))
+	}
+	if len(enc.Scales) != outer*inner {
+		return nil, fmt.Errorf("%d scales for %d channels", len(enc.Scales), outer*inner)
+	}
+	if enc.Bits < 2 || enc.Bits > 16 {
+		return nil, fmt.Errorf("weight bit width %d, want 2 to 16", enc.Bits)
+	}
+	top := qmax(enc.Bits)
+	out := make([]float32, len(data))
+	for o := range outer {
+		for k := range along {
+			base := (o*along + k) * inner
+			for j := range inner {
+				scale := float64(enc.Scales[o*inner+j])
+				if scale == 0 {
+					continue
+				}
+				q := math.RoundToEven(float64(data[base+j]) / scale)
+				q = math.Max(-top, math.Min(top, q))
+				out[base+j] = float32(q * scale)
+			}
+		}
+	}
+	return out, nil
+}
+
+// ActivationEncoding is an asymmetric unsigned integer encoding in the QNN
+// convention: codes q in [0, 2^Bits−1] stand for (q + Offset)·Scale, with Offset ≤ 0
+// so that zero is exactly representable.
+type ActivationEncoding struct {
+	Bits   int
+	Scale  float32
+	Offset int32
+}
+
+// EncodeRange returns the encoding of [lo, hi] widened to include zero, as AIMET's
+// asymmetric quantizers do. A range of zero width gets a tiny scale.
+func EncodeRange(lo, hi float32, bits int) (ActivationEncoding, error) {
+	if bits < 2 || bits > 16 {
+		return ActivationEncoding{}, fmt.Errorf("activation bit width %d, want 2 to 16", bits)
+	}
+	if math.IsNaN(float64(lo)) || math.IsNaN(float64(hi)) || math.IsInf(float64(lo), 0) || math.IsInf(float64(hi), 0) || lo > hi {
+		return ActivationEncoding{}, fmt.Errorf("range [%v, %v] is not a finite interval", lo, hi)
+	}
+	l, h := math.Min(float64(lo), 0), math.Max(float64(hi), 0)
+	levels := float64(int(1)<<bits - 1)
+	scale := (h - l) / levels
+	if scale == 0 {
+		scale = 1.0 / (1 << 24)
+	}
+	return ActivationEncoding{Bits: bits, Scale: float32(scale), Offset: int32(math.Round(l / scale))}, nil
+}
+
+// Min and Max return the smallest and largest representable values.
+func (a ActivationEncoding) Min() float32 { return float32(float64(a.Offset) * float64(a.Scale)) }
+
+// Max returns the largest representable value.
+func (a ActivationEncoding) Max() float32 {
+	return float32((float64(a.Offset) + float64(int(1)<<a.Bits-1)) * float64(a.Scale))
+}
+
+// fakeQuantize rewrites x in place with the quantized and dequantized values;
+// values outside the range clamp to its ends, as on the device.
+func (a ActivationEncoding) fakeQuantize(x []float32) {
+	scale, offset := float64(a.Scale), float64(a.Offset)
+	top := float64(int(1)<<a.Bits - 1)
+	for i, v := range x {
+		q := math.RoundToEven(float64(v)/scale) - offset
+		q = math.Max(0, math.Min(top, q))
+		x[i] = float32((q + offset) * scale)
+	}
+}
