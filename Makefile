@@ -4,7 +4,7 @@ BIN     ?= bin
 PKGS    := ./...
 LDFLAGS := -s -w
 
-.PHONY: all build test vet demo bench fuzz cross agents clean
+.PHONY: all build test vet demo bench fuzz cross agents android-qnn clean
 
 all: build
 
@@ -45,6 +45,17 @@ agents:
 	GOOS=android GOARCH=arm64 CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/agent/android-arm64/rwkvbench-agent ./cmd/rwkvbench-agent
 	GOOS=windows GOARCH=arm64 CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/agent/windows-arm64/rwkvbench-agent.exe ./cmd/rwkvbench-agent
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/agent/host/rwkvbench-agent ./cmd/rwkvbench-agent
+
+# Android agent with the QNN runtime: purego needs cgo on Android, hence the NDK's clang.
+# 'make agents' builds the CPU-only Android agent without an NDK.
+ANDROID_API ?= 24
+NDK_HOST    ?= linux-x86_64
+NDK_CC       = $(ANDROID_NDK_ROOT)/toolchains/llvm/prebuilt/$(NDK_HOST)/bin/aarch64-linux-android$(ANDROID_API)-clang
+
+android-qnn:
+	@test -n "$(ANDROID_NDK_ROOT)" || { echo "android-qnn: ANDROID_NDK_ROOT is not set. The QNN runtime on Android needs cgo (purego) and an Android NDK: export ANDROID_NDK_ROOT=/path/to/android-ndk. 'make agents' builds the CPU-only Android agent without it." >&2; exit 1; }
+	@test -x "$(NDK_CC)" || { echo "android-qnn: $(NDK_CC) not found; check ANDROID_NDK_ROOT, NDK_HOST ($(NDK_HOST)) and ANDROID_API ($(ANDROID_API))" >&2; exit 1; }
+	GOOS=android GOARCH=arm64 CGO_ENABLED=1 CC="$(NDK_CC)" $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/agent/android-arm64-qnn/rwkvbench-agent ./cmd/rwkvbench-agent
 
 clean:
 	rm -rf $(BIN)

@@ -71,6 +71,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	untilStatus := fs.Int("cooldown-until-status", -1, "before every run, wait until the thermal status is at most `N` (-1: off)")
 	coolTimeout := fs.Duration("cooldown-timeout", time.Minute, "longest `wait` for the thermal gate; the run then goes ahead, tagged")
 	evalLimit := fs.Int("eval-limit", 0, "also run LAMBADA on the first `N` documents per precision (0: no)")
+	prefixToken := fs.Int("prefix-token", 0, "LAMBADA: `token` fed before each context (0 = World end-of-text; -1 = none, usual for byte-level models)")
 	data := fs.String("data", "", "LAMBADA `file` for --eval-limit; default: $RWKVBENCH_SHARED_DATA/lambada/lambada_test.jsonl if present, else download once into the user cache")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -187,6 +188,10 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		"cooldown_gate":     fmt.Sprintf("status<=%d temp<=%vC timeout %v", *untilStatus, *untilTemp, *coolTimeout),
 		"median_confidence": strconv.FormatFloat(*confidence, 'g', -1, 64),
 	}
+	if *evalLimit > 0 {
+		meta["lambada_docs"] = strconv.Itoa(*evalLimit)
+		meta["lambada_prefix_token"] = strconv.Itoa(*prefixToken)
+	}
 	if err := st.BeginRun(ctx, store.Run{ID: runID, HarnessVersion: harnessVersion, Command: "rwkvbench bench " + strings.Join(args, " "), Started: time.Now().UTC(), Meta: meta}); err != nil {
 		return err
 	}
@@ -211,7 +216,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	runErr := runner.Run(ctx, targets)
 	if runErr == nil && *evalLimit > 0 {
-		runErr = benchLambada(ctx, e, sink, targets, *data, *evalLimit, *storePath, hash)
+		runErr = benchLambada(ctx, e, sink, targets, *data, *evalLimit, *prefixToken, *storePath, hash)
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(e.stderr, "interrupted; continue with --resume %s\n", runID)
@@ -461,7 +466,7 @@ func (s benchSink) Fail(ctx context.Context, c bench.Cell, reason string) error 
 // KL divergence and top-1 agreement against the fp32 run of the same model and run
 // when there is one. The fp32 reference is kept beside the store so that a resumed
 // run can still compare with it.
-func benchLambada(ctx context.Context, e *env, sink benchSink, targets []bench.Target, data string, limit int, storePath, hash string) error {
+func benchLambada(ctx context.Context, e *env, sink benchSink, targets []bench.Target, data string, limit, prefixToken int, storePath, hash string) error {
 	if data == "" {
 		// The same lookup as the tests' shared fixtures, so a workspace copy is used
 		// before anything is downloaded.
@@ -492,7 +497,7 @@ func benchLambada(ctx context.Context, e *env, sink benchSink, targets []bench.T
 			fmt.Fprintf(e.stderr, "%s %s lambada: already recorded, skipped\n", cell.Model, cell.Precision)
 			continue
 		}
-		samples, err := lambadaCell(ctx, e, t, cell, ds, refPath, sink.runID)
+		samples, err := lambadaCell(ctx, e, t, cell, ds, prefixToken, refPath, sink.runID)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -518,21 +523,17 @@ func benchBoolToInt(b bool) int {
 	return 0
 }
 
-func lambadaCell(ctx context.Context, e *env, t bench.Target, cell bench.Cell, ds *datasets.Dataset, refPath, runID string) ([]bench.Sample, error) {
+func lambadaCell(ctx context.Context, e *env, t bench.Target, cell bench.Cell, ds *datasets.Dataset, prefixToken int, refPath, runID string) ([]bench.Sample, error) {
 	sess, err := t.Open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer sess.Close()
-	ms, ok := sess.(model.Session)
-	if !ok {
-		return nil, errors.New("session cannot be evaluated")
-	}
 	tok, err := tokenizer.ForVocab(sess.VocabSize())
 	if err != nil {
 		return nil, err
 	}
-	var opts eval.Options
+	opts := eval.Options{PrefixToken: prefixToken}
 	var tmp *os.File
 	if cell.Precision == precision.FP32 {
 		if err := os.MkdirAll(filepath.Dir(refPath), 0o755); err != nil {
@@ -550,7 +551,7 @@ func lambadaCell(ctx context.Context, e *env, t bench.Target, cell bench.Cell, d
 	} else {
 		fmt.Fprintf(e.stderr, "%s %s lambada: no fp32 reference (%v); KL divergence not measured\n", cell.Model, cell.Precision, err)
 	}
-	res, err := eval.Lambada(ctx, ms, tok, ds.Docs, opts)
+	res, err := eval.Lambada(ctx, sess, tok, ds.Docs, opts)
 	if err != nil {
 		return nil, err
 	}

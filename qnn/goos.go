@@ -1,0 +1,8 @@
+package qnn
+
+import "runtime"
+
+const (
+	hostGOOS = runtime.GOOS
+	hostArch = runtime.GOARCH
+)
