@@ -131,8 +131,26 @@ func Recommend(samples []bench.Sample, opt RecommendOptions) ([]Recommendation, 
 				refKLD = k
 			}
 		}
+		// The stored divergences are measured against one run of the group (fp32 on
+		// the CPU engine): when exactly one precision has accuracy but no kld_mean
+		// while others have one, it is that reference, and its divergence from
+		// itself is zero.
+		kldSource := ""
+		for name, p := range precisions {
+			if len(p.kld) > 0 || len(p.acc) == 0 {
+				continue
+			}
+			if kldSource != "" {
+				kldSource = ""
+				break
+			}
+			kldSource = name
+		}
 		for name, p := range precisions {
 			c := Candidate{Precision: name, Speed: median(p.speed), Acc: percent(p), KLD: median(p.kld), Simulated: p.simulated}
+			if name == kldSource && len(precisions) > 1 {
+				c.KLD = 0
+			}
 			c.AccDrop, c.KLDDelta = refAcc-c.Acc, c.KLD-refKLD
 			if name == opt.Reference {
 				c.AccDrop, c.KLDDelta = 0, 0 // the reference loses nothing against itself

@@ -662,3 +662,38 @@ func TestWriteBenchfmt(t *testing.T) {
 		t.Fatalf("no unit metadata for generation speed:\n%.500s", buf.String())
 	}
 }
+
+// TestRecommendKLDReferenceIsZero: bench measures every precision's KLD against the
+// fp32 run, so fp32 itself has none; it must count as zero, not be rejected.
+func TestRecommendKLDReferenceIsZero(t *testing.T) {
+	cell := func(prec, test, metric string, v float64) bench.Sample {
+		return bench.Sample{Cell: bench.Cell{Model: "m", Precision: prec, SoC: "host", Test: test}, Metric: metric, Value: v}
+	}
+	samples := []bench.Sample{
+		cell("fp32", "tg64", "generation_tokens_per_second", 100),
+		cell("fp32", "lambada", "acc", 50),
+		cell("a16w8", "tg64", "generation_tokens_per_second", 150),
+		cell("a16w8", "lambada", "acc", 49.5),
+		cell("a16w8", "lambada", "kld_mean", 0.01),
+		cell("fp16", "tg64", "generation_tokens_per_second", 90),
+		cell("fp16", "lambada", "acc", 50),
+		cell("fp16", "lambada", "kld_mean", 0.001),
+	}
+	for i := range samples {
+		if samples[i].Metric == "acc" {
+			samples[i].Unit = "%"
+		}
+	}
+	recs, err := Recommend(samples, RecommendOptions{Reference: "fp16", MaxAccDrop: 1, MaxKLD: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Choice != "a16w8" {
+		t.Fatalf("recommendations %+v, want a16w8", recs)
+	}
+	for _, c := range recs[0].Candidates {
+		if c.Precision == "fp32" && (c.KLD != 0 || !c.Accepted) {
+			t.Errorf("fp32 (the KLD reference): KLD %v accepted %v (%s)", c.KLD, c.Accepted, c.Reason)
+		}
+	}
+}
