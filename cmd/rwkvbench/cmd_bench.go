@@ -292,7 +292,7 @@ func selectBenchDevice(name string, threads int) (*benchDevice, error) {
 		cell: bench.Cell{
 			Backend: "cpu",
 			Device:  "local",
-			SoC:     benchHostCPUName(),
+			SoC:     bench.HostCPUName(),
 			Runtime: runtime.Version() + " cpu-engine",
 			// The CPU engine's only performance knob is its thread count.
 			PerfProfile: "threads=" + strconv.Itoa(threads),
@@ -316,49 +316,6 @@ func selectBenchDevice(name string, threads int) (*benchDevice, error) {
 	return d, nil
 }
 
-// benchHostCPUName reads the CPU model from /proc/cpuinfo, falling back to the
-// architecture.
-func benchHostCPUName() string {
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		if name := benchCPUModelName(b); name != "" {
-			return name
-		}
-	}
-	return runtime.GOARCH
-}
-
-// benchCPUModelName returns the first "model name" (x86) or "Hardware" (arm) value of a
-// /proc/cpuinfo text, or "".
-func benchCPUModelName(cpuinfo []byte) string {
-	sc := bufio.NewScanner(strings.NewReader(string(cpuinfo)))
-	for sc.Scan() {
-		key, value, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(key) {
-		case "model name", "Hardware":
-			if v := strings.Join(strings.Fields(value), " "); v != "" {
-				return v
-			}
-		}
-	}
-	return ""
-}
-
-// benchSession is an engine with the models it owns.
-type benchSession struct {
-	*model.Engine
-	models []*model.Model
-}
-
-func (s benchSession) Close() error {
-	err := s.Engine.Close()
-	for _, m := range s.models {
-		err = errors.Join(err, m.Close())
-	}
-	return err
-}
 
 // benchTargets prepares one target per precision: simulated precisions are planned
 // and calibrated now, on m, so that their load time covers loading the checkpoint
@@ -391,7 +348,7 @@ func benchTargets(ctx context.Context, e *env, m *model.Model, path, display, ha
 			Simulated: name != precision.FP32,
 			Loaded:    true, // by runBench, for the config and calibration
 			Open: func(ctx context.Context) (model.Session, error) {
-				return benchOpenSession(path, enc, dev.threads)
+				return precision.OpenSession(path, enc, dev.threads)
 			},
 		}
 		if dev.dropCaches != nil {
@@ -402,33 +359,6 @@ func benchTargets(ctx context.Context, e *env, m *model.Model, path, display, ha
 	return targets, nil
 }
 
-// benchOpenSession loads the checkpoint, applies the encodings and starts an engine:
-// everything a user waits for before the first token.
-func benchOpenSession(path string, enc precision.Encodings, threads int) (model.Session, error) {
-	m, err := model.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	qm, hook, err := precision.Apply(m, enc)
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	owned := []*model.Model{m}
-	if qm != m && enc.Float16 {
-		// Every tensor was copied: the checkpoint's storage is no longer needed.
-		m.Close()
-		owned = nil
-	}
-	eng, err := model.NewEngine(qm, model.Options{Threads: threads, Hook: hook})
-	if err != nil {
-		for _, o := range owned {
-			o.Close()
-		}
-		return nil, err
-	}
-	return benchSession{Engine: eng, models: owned}, nil
-}
 
 // benchSink records cells in the store; a cell's samples and its done mark are one
 // transaction.

@@ -144,32 +144,6 @@ func TestBenchCommandErrors(t *testing.T) {
 	}
 }
 
-func TestBenchCPUModelName(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC  9654 96-Core Processor\n", "AMD EPYC 9654 96-Core Processor"},
-		{"processor\t: 0\nBogoMIPS\t: 38.40\nHardware\t: Qualcomm Technologies, Inc SM8650\n", "Qualcomm Technologies, Inc SM8650"},
-		{"model name\t:\nmodel name\t: second\n", "second"},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := benchCPUModelName([]byte(tt.in)); got != tt.want {
-			t.Errorf("benchCPUModelName(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func FuzzBenchCPUModelName(f *testing.F) {
-	f.Add([]byte("model name\t: AMD EPYC\n"))
-	f.Add([]byte("Hardware: x\n"))
-	f.Add([]byte(":\n:::"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		name := benchCPUModelName(b)
-		if strings.ContainsAny(name, "\n\t") || name != strings.TrimSpace(name) {
-			t.Fatalf("benchCPUModelName(%q) = %q", b, name)
-		}
-	})
-}
-
 func TestBenchTableFormats(t *testing.T) {
 	nan := benchJSONFloat(math.NaN())
 	sum := bench.Summarize([]float64{10, 11, 12}, 0.95)

@@ -1,0 +1,211 @@
+// Package agent is the body of rwkvbench-agent, the program the host deploys to a
+// device: a thin loop that serves the agentproto protocol on stdin/stdout and runs
+// bench jobs through bench.Runner and eval jobs through eval.Lambada — the very
+// code the host runs locally — on the CPU engine (package model).
+//
+// It lives in a package, not in the command, so that tests can run the same agent
+// from their own binary. It prints nothing but protocol on stdout; diagnostics go
+// to stderr.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/rwkvbench/rwkvbench/bench"
+	"github.com/rwkvbench/rwkvbench/datasets"
+	"github.com/rwkvbench/rwkvbench/eval"
+	"github.com/rwkvbench/rwkvbench/model"
+	"github.com/rwkvbench/rwkvbench/model/precision"
+	"github.com/rwkvbench/rwkvbench/runner/agentproto"
+	"github.com/rwkvbench/rwkvbench/tokenizer"
+)
+
+// Version changes with the harness; the host records it with every run.
+const Version = "0.1.0-dev"
+
+// Main runs the agent with the command-line arguments args (without the program
+// name) and returns the exit code: 0 after a clean bye, 1 on a protocol or I/O
+// failure, 2 on bad arguments.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "-version" || args[0] == "--version") {
+		fmt.Fprintf(stdout, "rwkvbench-agent %s protocol %d %s %s/%s\n", Version, agentproto.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return 0
+	}
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "rwkvbench-agent: unexpected arguments %q; the agent takes jobs on stdin (see -version)\n", args)
+		return 2
+	}
+	if err := agentproto.Serve(ctx, stdin, stdout, hello(), execute); err != nil {
+		fmt.Fprintf(stderr, "rwkvbench-agent: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func hello() agentproto.Hello {
+	return agentproto.Hello{
+		AgentVersion: Version,
+		GoVersion:    runtime.Version(),
+		OS:           runtime.GOOS,
+		Arch:         runtime.GOARCH,
+		// The QNN backend is not linked into the agent yet (the android build must
+		// stay CGO-free); only the CPU engine runs here.
+		Backends: []string{"cpu"},
+		Jobs:     []string{"bench", "eval"},
+	}
+}
+
+// cpuRuntime is what the agent records as Cell.Runtime when the host left it empty:
+// the CPU engine and the Go release it was built with.
+func cpuRuntime() string { return runtime.Version() + " cpu" }
+
+func execute(ctx context.Context, job agentproto.Job, s *agentproto.Stream) error {
+	if job.Cell.Backend != "" && job.Cell.Backend != "cpu" {
+		return fmt.Errorf("backend %q is not available in this agent (it runs: cpu)", job.Cell.Backend)
+	}
+	cell := job.Cell
+	cell.Backend = "cpu"
+	if cell.Precision == "" {
+		cell.Precision = precision.FP32
+	}
+	if cell.Runtime == "" {
+		cell.Runtime = cpuRuntime()
+	}
+	if _, err := os.Stat(job.ModelPath); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	// A simulated precision is prepared once per job — calibration is not load
+	// time — and applied at every load, as the host's bench command does.
+	enc, err := encodings(ctx, job.ModelPath, cell.Precision)
+	if err != nil {
+		return err
+	}
+	open := func(ctx context.Context) (model.Session, error) {
+		return precision.OpenSession(job.ModelPath, enc, runtime.NumCPU())
+	}
+	switch job.Kind {
+	case "bench":
+		return runBench(ctx, job, cell, enc.Simulated(), open, s)
+	case "eval":
+		return runEval(ctx, job, cell, enc.Simulated(), open, s)
+	}
+	return fmt.Errorf("unknown job kind %q", job.Kind)
+}
+
+// encodings computes a precision's simulated encodings for a checkpoint: nothing
+// for fp32, fp16 rounding, or fake quantization calibrated on the built-in text.
+func encodings(ctx context.Context, path, name string) (precision.Encodings, error) {
+	if name == precision.FP32 {
+		return precision.Encodings{Precision: name}, nil
+	}
+	m, err := model.Load(path)
+	if err != nil {
+		return precision.Encodings{}, fmt.Errorf("load %s: %w", path, err)
+	}
+	defer m.Close()
+	calib, err := precision.CalibrationTokens(m.Config.Vocab)
+	if err != nil {
+		return precision.Encodings{}, err
+	}
+	_, _, enc, err := precision.Prepare(ctx, m, name, calib)
+	return enc, err
+}
+
+func runBench(ctx context.Context, job agentproto.Job, cell bench.Cell, simulated bool, open func(context.Context) (model.Session, error), s *agentproto.Stream) error {
+	spec := job.Bench
+	if spec == nil || len(spec.Tests) == 0 {
+		return fmt.Errorf("bench job without tests")
+	}
+	var tests []bench.Test
+	for _, name := range spec.Tests {
+		t, err := bench.ParseTest(name, spec.Prompt)
+		if err != nil {
+			return fmt.Errorf("test %q: %w", name, err)
+		}
+		tests = append(tests, t)
+	}
+	r := &bench.Runner{
+		RunID:          job.RunID,
+		HarnessVersion: job.HarnessVersion,
+		Tests:          tests,
+		Repetitions:    spec.Reps,
+		Warmup:         spec.Warmup,
+		Seed:           spec.Seed,
+		Thermal:        bench.HostThermal{Root: "/sys/class/thermal"},
+		Memory:         bench.ProcessMemory{Dir: "/proc/self"},
+		Sink:           s,
+	}
+	target := bench.Target{Cell: cell, Simulated: simulated, Open: open}
+	return r.Run(ctx, []bench.Target{target})
+}
+
+func runEval(ctx context.Context, job agentproto.Job, cell bench.Cell, simulated bool, open func(context.Context) (model.Session, error), s *agentproto.Stream) error {
+	spec := job.Eval
+	if spec == nil || spec.Task != "lambada" {
+		return fmt.Errorf("eval job: only task %q is supported", "lambada")
+	}
+	ds, err := datasets.Open(ctx, datasets.Options{Path: spec.DatasetPath, Limit: spec.Limit})
+	if err != nil {
+		return err
+	}
+	sess, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	tok, err := tokenizer.ForVocab(sess.VocabSize())
+	if err != nil {
+		return err
+	}
+	cell.Test = bench.TestLAMBADA
+	opts := eval.Options{PrefixToken: spec.PrefixToken, Progress: func(p eval.Progress) {
+		_ = s.Progress(agentproto.Progress{Done: p.Done, Total: p.Total, Stage: "lambada"})
+	}}
+	// The KL-divergence reference: the fp32 job writes it (under a temporary name,
+	// renamed once complete), the others compare against it when it is there.
+	var saved *os.File
+	if spec.Reference != "" {
+		if spec.SaveReference {
+			if err := os.MkdirAll(filepath.Dir(spec.Reference), 0o755); err != nil {
+				return err
+			}
+			if saved, err = os.CreateTemp(filepath.Dir(spec.Reference), ".ref-*"); err != nil {
+				return err
+			}
+			defer os.Remove(saved.Name())
+			defer saved.Close()
+			opts.SaveReference = saved
+		} else if f, err := os.Open(spec.Reference); err == nil {
+			defer f.Close()
+			opts.Reference, opts.ReferenceName = f, spec.Reference
+		}
+	}
+	res, err := eval.Lambada(ctx, sess, tok, ds.Docs, opts)
+	if err != nil {
+		_ = s.Fail(ctx, cell, err.Error())
+		return err
+	}
+	if saved != nil {
+		if err := saved.Close(); err != nil {
+			return err
+		}
+		if err := os.Rename(saved.Name(), spec.Reference); err != nil {
+			return err
+		}
+	}
+	now := time.Now().UTC()
+	sample := func(metric string, v float64) bench.Sample {
+		return bench.Sample{Cell: cell, RunID: job.RunID, HarnessVersion: job.HarnessVersion, Metric: metric, Value: v, Time: now, Simulated: simulated}
+	}
+	samples := []bench.Sample{sample(bench.MetricPerplexity, res.PPL), sample(bench.MetricAccuracy, res.Acc)}
+	if res.KLD != nil {
+		samples = append(samples, sample(bench.MetricKLDMean, res.KLD.Mean), sample(bench.MetricTop1Agreement, res.KLD.Top1Agreement))
+	}
+	return s.Record(ctx, cell, samples)
+}
