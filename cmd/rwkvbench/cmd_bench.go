@@ -316,7 +316,6 @@ func selectBenchDevice(name string, threads int) (*benchDevice, error) {
 	return d, nil
 }
 
-
 // benchTargets prepares one target per precision: simulated precisions are planned
 // and calibrated now, on m, so that their load time covers loading the checkpoint
 // and applying the encodings, not calibrating. A precision whose cells are all
@@ -358,7 +357,6 @@ func benchTargets(ctx context.Context, e *env, m *model.Model, path, display, ha
 	}
 	return targets, nil
 }
-
 
 // benchSink records cells in the store; a cell's samples and its done mark are one
 // transaction.
