@@ -208,9 +208,9 @@ func judge(c Candidate, isRef bool, refAcc float64, opt RecommendOptions) (bool,
 		case math.IsNaN(c.KLDDelta):
 			return false, fmt.Sprintf("no kld_mean measured (bound %g; a negative --max-kld skips the check)", opt.MaxKLD)
 		case c.KLDDelta > opt.MaxKLD:
-			return false, fmt.Sprintf("ΔKLD %.4f > %g", c.KLDDelta, opt.MaxKLD)
+			return false, fmt.Sprintf("ΔKLD %.3g > %g", c.KLDDelta, opt.MaxKLD)
 		}
-		return true, fmt.Sprintf("Δacc %.2f points ≤ %.2f, ΔKLD %.4f ≤ %g", c.AccDrop, opt.MaxAccDrop, c.KLDDelta, opt.MaxKLD)
+		return true, fmt.Sprintf("Δacc %.2f points ≤ %.2f, ΔKLD %.3g ≤ %g", c.AccDrop, opt.MaxAccDrop, c.KLDDelta, opt.MaxKLD)
 	}
 	return true, fmt.Sprintf("Δacc %.2f points ≤ %.2f (KLD not checked)", c.AccDrop, opt.MaxAccDrop)
 }
@@ -350,5 +350,7 @@ func formatKLD(v float64) string {
 	if !finite(v) {
 		return "—"
 	}
-	return fmt.Sprintf("%.4f", v)
+	// Three significant digits: small models and good precisions diverge by 1e-6
+	// and less, which a fixed four decimals would show as zero.
+	return fmt.Sprintf("%.3g", v)
 }

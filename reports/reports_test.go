@@ -414,7 +414,7 @@ func TestRecommend(t *testing.T) {
 			map[string]string{"SM8650/a16w4": "Δacc 2.30 points > 1.00", "host-cpu/a16w4": "no LAMBADA acc measured"}},
 		{"tight kld", RecommendOptions{Reference: "fp16", MaxAccDrop: 1, MaxKLD: 0.01},
 			map[string]string{"SM8650": "fp16", "SM8750": "fp16", "host-cpu": "fp32"},
-			map[string]string{"SM8750/a16w4": "ΔKLD 0.0410 > 0.01"}},
+			map[string]string{"SM8750/a16w4": "ΔKLD 0.041 > 0.01"}},
 		{"kld off", RecommendOptions{Reference: "fp16", MaxAccDrop: 3, MaxKLD: -1},
 			map[string]string{"SM8650": "a16w4", "SM8750": "a16w4", "host-cpu": "fp32"}, nil},
 		{"no precision within bound", RecommendOptions{Reference: "fp32", MaxAccDrop: 1, MaxKLD: 0.05},

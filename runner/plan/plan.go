@@ -39,6 +39,10 @@ type Plan struct {
 	Models     []Model  `toml:"model"`
 	Precisions []string `toml:"precisions"`
 	Devices    []Device `toml:"device"`
+	// Parallel bounds how many devices measure at once (0: all). Devices that share
+	// one CPU, as the host and emulated phones do, distort each other's timings when
+	// they run together; 1 runs them one after another.
+	Parallel int `toml:"parallel"`
 	Bench      Bench    `toml:"bench"`
 	Eval       *Eval    `toml:"eval"`
 	Report     Report   `toml:"report"`
@@ -187,6 +191,9 @@ func (p *Plan) check() error {
 	}
 	if len(p.Devices) == 0 {
 		p.Devices = []Device{{Kind: "local"}}
+	}
+	if p.Parallel < 0 {
+		bad("parallel %d: want 0 (all devices at once) or more", p.Parallel)
 	}
 	for i, d := range p.Devices {
 		switch d.Kind {

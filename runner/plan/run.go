@@ -44,6 +44,9 @@ type Options struct {
 	// per device.
 	Log  io.Writer
 	Live Live
+	// EmulatorADBPort is the port of the private adb server the plan starts for
+	// emulated devices; 0 picks a free one.
+	EmulatorADBPort int
 	// Retries and Backoff pass to the fleet (see fleet.Options).
 	Retries int
 	Backoff time.Duration
@@ -171,7 +174,7 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Result, error) {
 	if opts.Live == nil {
 		fopts.Log = opts.Log
 	}
-	res.Summary, err = fleet.Run(ctx, workers, sink, fopts)
+	res.Summary, err = runBatches(ctx, workers, sink, fopts, p.Parallel)
 	if opts.Live != nil {
 		opts.Live.Wait()
 	}
@@ -182,6 +185,28 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// runBatches runs the workers at most parallel at a time (all at once for 0).
+func runBatches(ctx context.Context, workers []fleet.Worker, sink fleet.Sink, opts fleet.Options, parallel int) (fleet.Summary, error) {
+	if parallel <= 0 || parallel >= len(workers) {
+		return fleet.Run(ctx, workers, sink, opts)
+	}
+	total := fleet.Summary{Failures: map[string]string{}}
+	for start := 0; start < len(workers); start += parallel {
+		sum, err := fleet.Run(ctx, workers[start:min(start+parallel, len(workers))], sink, opts)
+		total.CellsDone += sum.CellsDone
+		total.CellsFailed += sum.CellsFailed
+		total.Samples += sum.Samples
+		total.Retries += sum.Retries
+		for k, v := range sum.Failures {
+			total.Failures[k] = v
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // pickRun continues the plan's latest run, or starts one.
@@ -283,7 +308,7 @@ func connect(ctx context.Context, p *Plan, adbc *adb.Client, opts Options, logf 
 			d.dev = dev
 		case "emulated":
 			if emuClient.Port == 0 {
-				port, stop, err := startADBServer(ctx, adbc.Path)
+				port, stop, err := startADBServer(ctx, adbc.Path, opts.EmulatorADBPort)
 				if err != nil {
 					return nil, cleanup, err
 				}
@@ -359,16 +384,18 @@ func sshConfig(d Device) (sshdev.Config, error) {
 
 // startADBServer starts a private adb server on a free loopback port, so emulated
 // devices never touch the user's server.
-func startADBServer(ctx context.Context, bin string) (int, func(), error) {
+func startADBServer(ctx context.Context, bin string, port int) (int, func(), error) {
 	if bin == "" {
 		bin = "adb"
 	}
 	if _, err := exec.LookPath(bin); err != nil {
 		return 0, func() {}, fmt.Errorf("emulated devices need the adb client (Debian package adb): %w", err)
 	}
-	port, err := freePort()
-	if err != nil {
-		return 0, func() {}, err
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return 0, func() {}, err
+		}
 	}
 	if out, err := exec.CommandContext(ctx, bin, "-P", strconv.Itoa(port), "start-server").CombinedOutput(); err != nil {
 		return 0, func() {}, fmt.Errorf("adb start-server on port %d: %v: %s", port, err, out)
