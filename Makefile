@@ -27,9 +27,14 @@ fuzz:
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
 
-# The main job on the embedded default: a bundled small trained model on the host CPU.
+# The main job on the embedded default: a small plan over the bundled tiny trained
+# model on this host's CPU (and two emulated adb phones when the adb client is
+# installed), ending in the Markdown report, the recommendation and the plots.
 demo: build
-	./$(BIN)/rwkvbench generate --model testdata/rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin --prompt "In the beginning" -n 64 --seed 1 --temperature 0.5 --top-p 0.5
+	@if command -v adb >/dev/null 2>&1; then plan=testdata/demo/plan.toml; else \
+	  echo "(adb not installed: the demo runs on this host only; 'apt-get install adb' adds two emulated phones)"; \
+	  plan=testdata/demo/plan-local.toml; fi; \
+	./$(BIN)/rwkvbench run --plan $$plan
 
 # Engine speed on synthetic shapes (issue #8) and Go benchmarks.
 bench:

@@ -42,10 +42,10 @@ type Plan struct {
 	// Parallel bounds how many devices measure at once (0: all). Devices that share
 	// one CPU, as the host and emulated phones do, distort each other's timings when
 	// they run together; 1 runs them one after another.
-	Parallel int `toml:"parallel"`
-	Bench      Bench    `toml:"bench"`
-	Eval       *Eval    `toml:"eval"`
-	Report     Report   `toml:"report"`
+	Parallel int    `toml:"parallel"`
+	Bench    Bench  `toml:"bench"`
+	Eval     *Eval  `toml:"eval"`
+	Report   Report `toml:"report"`
 
 	// dir is the folder relative paths are resolved against.
 	dir string

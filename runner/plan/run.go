@@ -80,6 +80,9 @@ type Result struct {
 
 // device is one place of the plan, connected and described.
 type device struct {
+	// name is the device's name in cells: its serial, or for an emulated device a
+	// name that stays the same across runs (its loopback port does not).
+	name     string
 	spec     Device
 	dev      runner.Device
 	info     runner.Info
@@ -139,7 +142,7 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Result, error) {
 		w, skipped, err := prepare(ctx, p, opts, d, hashes, done, runID, logf)
 		if err != nil {
 			// A device that cannot be prepared fails its cells; the others go on.
-			logf("%s: %v", d.info.Serial, err)
+			logf("%s: %v", d.name, err)
 			if ferr := failAll(ctx, st, runID, p, d, hashes, done, err); ferr != nil {
 				return nil, ferr
 			}
@@ -154,6 +157,7 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Result, error) {
 	sink := &liveSink{StoreSink: fleet.StoreSink{Store: st, RunID: runID}, live: opts.Live}
 	if opts.Live != nil {
 		for _, w := range workers {
+			name := w.Jobs[0].Cell.Device
 			n := 0
 			for _, j := range w.Jobs {
 				if j.Bench != nil {
@@ -162,12 +166,12 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Result, error) {
 					n++
 				}
 			}
-			opts.Live.Device(w.Device.Serial(), n)
-			opts.Live.Cell(w.Device.Serial(), firstCell(w.Jobs))
+			opts.Live.Device(name, n)
+			opts.Live.Cell(name, firstCell(w.Jobs))
 		}
 		sink.jobs = map[string][]string{}
 		for _, w := range workers {
-			sink.jobs[w.Device.Serial()] = cellNames(w.Jobs)
+			sink.jobs[w.Jobs[0].Cell.Device] = cellNames(w.Jobs)
 		}
 	}
 	fopts := fleet.Options{Retries: opts.Retries, Backoff: opts.Backoff}
@@ -279,7 +283,7 @@ func connect(ctx context.Context, p *Plan, adbc *adb.Client, opts Options, logf 
 	var out []*device
 	var emus []*adbemu.Device
 	emuClient := adb.Client{Path: adbc.Path}
-	for _, spec := range p.Devices {
+	for i, spec := range p.Devices {
 		d := &device{spec: spec}
 		switch spec.Kind {
 		case "local":
@@ -341,6 +345,10 @@ func connect(ctx context.Context, p *Plan, adbc *adb.Client, opts Options, logf 
 			return nil, cleanup, fmt.Errorf("describe %s: %w", d.dev.Serial(), err)
 		}
 		d.info = info
+		d.name = d.dev.Serial()
+		if spec.Kind == "emulated" {
+			d.name = fmt.Sprintf("emulated-%d-%s", i+1, spec.SoC)
+		}
 		d.soc = info.SoC
 		if d.soc == "" {
 			d.soc = info.Model
@@ -353,7 +361,7 @@ func connect(ctx context.Context, p *Plan, adbc *adb.Client, opts Options, logf 
 			// column must never read as a measurement of the phone.
 			d.soc = info.SoC + " (emulated on host)"
 		}
-		logf("%s: %s, %s, %s", info.Serial, d.soc, info.ABI, info.OS)
+		logf("%s (%s): %s, %s, %s", d.name, info.Serial, d.soc, info.ABI, info.OS)
 		out = append(out, d)
 	}
 	if opts.emulated != nil && len(emus) > 0 {
@@ -468,7 +476,7 @@ func prepare(ctx context.Context, p *Plan, opts Options, d *device, hashes map[s
 	if err != nil {
 		return w, 0, err
 	}
-	logf("%s: deployed %d files (%d bytes pushed, %d bytes unchanged)", d.info.Serial, len(rep.Pushed), rep.BytesPushed, rep.BytesSkipped)
+	logf("%s: deployed %d files (%d bytes pushed, %d bytes unchanged)", d.name, len(rep.Pushed), rep.BytesPushed, rep.BytesSkipped)
 	w.Agent = runner.Cmd{Args: []string{path.Join(d.dev.Workdir(), deploy.AgentName(plat))}}
 
 	skipped := 0
@@ -477,7 +485,7 @@ func prepare(ctx context.Context, p *Plan, opts Options, d *device, hashes map[s
 		precs := slices.Clone(p.Precisions)
 		slices.SortStableFunc(precs, func(a, b string) int { return boolInt(a != precision.FP32) - boolInt(b != precision.FP32) })
 		for _, prec := range precs {
-			cell := bench.Cell{Model: m.Name, ModelHash: hashes[m.Name], Precision: prec, Backend: "cpu", Device: d.dev.Serial(), SoC: d.soc}
+			cell := bench.Cell{Model: m.Name, ModelHash: hashes[m.Name], Precision: prec, Backend: "cpu", Device: d.name, SoC: d.soc}
 			var tests []string
 			for _, t := range p.Bench.Tests {
 				if done[cellKey{m.Name, prec, cell.Device, t}] {
@@ -520,10 +528,10 @@ func failAll(ctx context.Context, st *store.Store, runID string, p *Plan, d *dev
 				tests = append(tests, bench.TestLAMBADA)
 			}
 			for _, t := range tests {
-				if done[cellKey{m.Name, prec, d.dev.Serial(), t}] {
+				if done[cellKey{m.Name, prec, d.name, t}] {
 					continue
 				}
-				c := bench.Cell{Model: m.Name, ModelHash: hashes[m.Name], Precision: prec, Backend: "cpu", Device: d.dev.Serial(), SoC: d.soc, Test: t}
+				c := bench.Cell{Model: m.Name, ModelHash: hashes[m.Name], Precision: prec, Backend: "cpu", Device: d.name, SoC: d.soc, Test: t}
 				if err := st.MarkCell(ctx, runID, c, store.CellFailed, cause.Error()); err != nil {
 					return err
 				}
@@ -627,7 +635,7 @@ func writeReport(ctx context.Context, st *store.Store, p *Plan, runID string, re
 	fmt.Fprintf(&b, "# %s\n\nRun %s: %d models × %d precisions × %d devices; tests %s, %d runs each (+%d warm-up)",
 		p.Name, runID, len(p.Models), len(p.Precisions), len(p.Devices), strings.Join(p.Bench.Tests, ", "), p.Bench.Reps, p.Bench.Warmup)
 	if p.Eval != nil {
-		fmt.Fprintf(&b, "; LAMBADA from %s, %s documents, prefix token %d", filepath.Base(p.Eval.Data), limitText(p.Eval.Limit), prefixToken(p.Eval))
+		fmt.Fprintf(&b, "; accuracy by the LAMBADA protocol on %s, %s documents, prefix token %d", filepath.Base(p.Eval.Data), limitText(p.Eval.Limit), prefixToken(p.Eval))
 	}
 	b.WriteString(".\n\n")
 	if len(samples) == 0 {
