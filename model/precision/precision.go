@@ -41,6 +41,9 @@ func Names() []string { return []string{FP32, FP16, A16W8, A16W4} }
 type WeightSpec struct {
 	Bits      int
 	InputAxis int // see WeightEncoding.InputAxis
+	// MSE chooses each channel's range by the squared-error search of
+	// EncodeWeightMSE instead of min-max; the recipes use it at 4 bits.
+	MSE bool
 }
 
 // Recipe is a precision before it meets the weights and the calibration data: which
@@ -73,7 +76,9 @@ func (r Recipe) Simulated() bool {
 //   - a16w4: as a16w8, but int4 for the weights qualcomm-pipeline.md §5.2 lists
 //     (att receptance/key/value/output, ffn key/value and the first LoRA factors
 //     a1, g1, v1 and the decay w1 — v6's time_decay_w1); second LoRA factors, the
-//     head, v5/v6 gates and ffn receptance, and v6's time_maa factors stay int8.
+//     head, v5/v6 gates and ffn receptance, and v6's time_maa factors stay int8. The
+//     int4 ranges come from a per-channel squared-error search (EncodeWeightMSE),
+//     the int8 ones from min-max.
 //
 // The embedding is not integer-quantized (the device copies its encoding onto the
 // 16-bit activation after it, §5.4); it is rounded to half.
@@ -100,7 +105,7 @@ func Plan(cfg model.Config, name string) (Recipe, error) {
 		if four && w4 {
 			bits = 4
 		}
-		r.Weights[key] = WeightSpec{Bits: bits, InputAxis: axis}
+		r.Weights[key] = WeightSpec{Bits: bits, InputAxis: axis, MSE: bits == 4}
 	}
 	const outIn, inOut = 1, 0 // input axis of (out, in) matrices and of (in, out) LoRA factors
 	for i := range cfg.Layers {
@@ -174,7 +179,11 @@ func Encode(set *tensor.Set, r Recipe, ranges Ranges) (Encodings, error) {
 		if err != nil {
 			return Encodings{}, fmt.Errorf("precision %s: %w", r.Precision, err)
 		}
-		w, err := EncodeWeight(t.Data, t.Shape, spec.InputAxis, spec.Bits)
+		encode := EncodeWeight
+		if spec.MSE {
+			encode = EncodeWeightMSE
+		}
+		w, err := encode(t.Data, t.Shape, spec.InputAxis, spec.Bits)
 		if err != nil {
 			return Encodings{}, fmt.Errorf("precision %s: %s: tensor %s: %w", r.Precision, set.Path, key, err)
 		}
