@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rwkvbench/rwkvbench/qnn/internal/standin"
+	standin "github.com/rwkvbench/rwkvbench/internal/qnnstandin"
 )
 
 // abiProgram is a C program printing sizeof and offsetof for every struct and

@@ -15,3 +15,6 @@ func dlclose(lib uintptr) error { return nil }
 // ccall reports QNN_COMMON_ERROR_PLATFORM_NOT_SUPPORTED; it is unreachable because
 // dlopen fails first.
 func ccall(fn uintptr, args ...uintptr) uintptr { return 1006 }
+
+// available: this build cannot load QNN libraries.
+const available = false

@@ -40,3 +40,6 @@ func ccall(fn uintptr, args ...uintptr) uintptr {
 	r, _, _ := purego.SyscallN(fn, args...)
 	return r
 }
+
+// available: this build can load QNN libraries.
+const available = true

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rwkvbench/rwkvbench/qnn/internal/standin"
+	standin "github.com/rwkvbench/rwkvbench/internal/qnnstandin"
 )
 
 // Compiling the stand-in takes about a second on a loaded machine, so the tests

@@ -411,3 +411,8 @@ func getProviders(lib uintptr, path, symbol string) ([]uintptr, error) {
 	}
 	return out, nil
 }
+
+// Available reports whether this build can load QNN libraries at all (false on
+// android without cgo and on 32-bit targets, where every load fails with
+// ErrUnavailable).
+func Available() bool { return available }

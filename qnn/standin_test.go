@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rwkvbench/rwkvbench/qnn/internal/standin"
+	standin "github.com/rwkvbench/rwkvbench/internal/qnnstandin"
 )
 
 // These tests drive the binding against the QNN STAND-IN backend (a C library built

@@ -1,7 +1,9 @@
 // Package agent is the body of rwkvbench-agent, the program the host deploys to a
 // device: a thin loop that serves the agentproto protocol on stdin/stdout and runs
 // bench jobs through bench.Runner and eval jobs through eval.Lambada — the very
-// code the host runs locally — on the CPU engine (package model).
+// code the host runs locally — on the CPU engine (package model, with the simulated
+// precisions of model/precision) or on a QNN backend (package qnn) from a context
+// binary.
 //
 // It lives in a package, not in the command, so that tests can run the same agent
 // from their own binary. It prints nothing but protocol on stdout; diagnostics go
@@ -15,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/rwkvbench/rwkvbench/bench"
@@ -22,6 +25,7 @@ import (
 	"github.com/rwkvbench/rwkvbench/eval"
 	"github.com/rwkvbench/rwkvbench/model"
 	"github.com/rwkvbench/rwkvbench/model/precision"
+	"github.com/rwkvbench/rwkvbench/qnn"
 	"github.com/rwkvbench/rwkvbench/runner/agentproto"
 	"github.com/rwkvbench/rwkvbench/tokenizer"
 )
@@ -54,9 +58,8 @@ func hello() agentproto.Hello {
 		GoVersion:    runtime.Version(),
 		OS:           runtime.GOOS,
 		Arch:         runtime.GOARCH,
-		// The QNN backend is not linked into the agent yet (the android build must
-		// stay CGO-free); only the CPU engine runs here.
-		Backends: []string{"cpu"},
+		// QNN where this build can load it (an android build without cgo cannot).
+		Backends: backends(),
 		Jobs:     []string{"bench", "eval"},
 	}
 }
@@ -66,8 +69,11 @@ func hello() agentproto.Hello {
 func cpuRuntime() string { return runtime.Version() + " cpu" }
 
 func execute(ctx context.Context, job agentproto.Job, s *agentproto.Stream) error {
+	if strings.HasPrefix(job.Cell.Backend, "qnn-") {
+		return executeQNN(ctx, job, s)
+	}
 	if job.Cell.Backend != "" && job.Cell.Backend != "cpu" {
-		return fmt.Errorf("backend %q is not available in this agent (it runs: cpu)", job.Cell.Backend)
+		return fmt.Errorf("backend %q is not available in this agent (it runs: %s)", job.Cell.Backend, strings.Join(backends(), ", "))
 	}
 	cell := job.Cell
 	cell.Backend = "cpu"
@@ -96,6 +102,58 @@ func execute(ctx context.Context, job agentproto.Job, s *agentproto.Stream) erro
 		return runEval(ctx, job, cell, enc.Simulated(), open, s)
 	}
 	return fmt.Errorf("unknown job kind %q", job.Kind)
+}
+
+// executeQNN runs a job on a QNN backend: ModelPath is a context binary, whose
+// precision is what it was converted to (nothing is simulated), and the runtime and
+// perf profile the backend reports are recorded with every sample.
+func executeQNN(ctx context.Context, job agentproto.Job, s *agentproto.Stream) error {
+	if !qnn.Available() {
+		return fmt.Errorf("backend %s: %w", job.Cell.Backend, qnn.ErrUnavailable)
+	}
+	backend, err := qnn.ParseBackend(job.Cell.Backend)
+	if err != nil {
+		return err
+	}
+	var perf qnn.PerfProfile
+	if job.Cell.PerfProfile != "" {
+		if perf, err = qnn.ParsePerfProfile(job.Cell.PerfProfile); err != nil {
+			return err
+		}
+	}
+	cfg := qnn.SessionConfig{Runtime: qnn.Config{Backend: backend, Perf: perf}, ContextFiles: []string{job.ModelPath}}
+	if job.QNN != nil {
+		cfg.Runtime.BackendLib, cfg.Runtime.SystemLib = job.QNN.BackendLib, job.QNN.SystemLib
+	}
+	open := func(ctx context.Context) (model.Session, error) { return qnn.OpenSession(ctx, cfg) }
+	// Open once to learn what the backend is, so every cell carries it.
+	probe, err := qnn.OpenSession(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	cell := job.Cell
+	cell.Runtime = probe.Runtime().Describe()
+	if p := probe.Runtime().PerfProfile(); p != "" {
+		cell.PerfProfile = string(p)
+	}
+	if err := probe.Close(); err != nil {
+		return err
+	}
+	switch job.Kind {
+	case "bench":
+		return runBench(ctx, job, cell, false, open, s)
+	case "eval":
+		return runEval(ctx, job, cell, false, open, s)
+	}
+	return fmt.Errorf("unknown job kind %q", job.Kind)
+}
+
+// backends lists what this agent build can run.
+func backends() []string {
+	if qnn.Available() {
+		return []string{"cpu", "qnn-htp", "qnn-cpu", "qnn-gpu"}
+	}
+	return []string{"cpu"}
 }
 
 // encodings computes a precision's simulated encodings for a checkpoint: nothing

@@ -173,7 +173,7 @@ func TestJobRefusals(t *testing.T) {
 		job  agentproto.Job
 		want string
 	}{
-		{agentproto.Job{ID: "1", Kind: "bench", ModelPath: model, Cell: bench.Cell{Backend: "qnn-htp"}, Bench: &agentproto.BenchSpec{Tests: []string{"pp8"}, Reps: 1}}, `backend "qnn-htp" is not available`},
+		{agentproto.Job{ID: "1", Kind: "bench", ModelPath: model, Cell: bench.Cell{Backend: "metal"}, Bench: &agentproto.BenchSpec{Tests: []string{"pp8"}, Reps: 1}}, `backend "metal" is not available`},
 		{agentproto.Job{ID: "2", Kind: "bench", ModelPath: model, Cell: bench.Cell{Precision: "int3"}, Bench: &agentproto.BenchSpec{Tests: []string{"pp8"}, Reps: 1}}, `precision "int3"`},
 		{agentproto.Job{ID: "3", Kind: "bench", ModelPath: "missing.bin", Bench: &agentproto.BenchSpec{Tests: []string{"pp8"}, Reps: 1}}, "missing.bin"},
 		{agentproto.Job{ID: "4", Kind: "bench", ModelPath: model, Bench: &agentproto.BenchSpec{Tests: []string{"xx9"}, Reps: 1}}, `test "xx9"`},

@@ -96,6 +96,18 @@ type Job struct {
 	HarnessVersion string     `json:"harness_version"`
 	Bench          *BenchSpec `json:"bench,omitempty"`
 	Eval           *EvalSpec  `json:"eval,omitempty"`
+	// QNN locates the QNN libraries for a qnn-* backend; empty fields mean the
+	// standard names, found through LD_LIBRARY_PATH (deploy.RunEnv sets it).
+	QNN *QNNSpec `json:"qnn,omitempty"`
+}
+
+// QNNSpec names the QNN libraries a qnn-* job loads. With a qnn-* Cell.Backend,
+// ModelPath is the model's first context binary (later chunks are found beside it)
+// and Cell.PerfProfile the HTP power vote (burst, sustained_high_performance,
+// balanced; empty for none).
+type QNNSpec struct {
+	BackendLib string `json:"backend_lib,omitempty"`
+	SystemLib  string `json:"system_lib,omitempty"`
 }
 
 // BenchSpec says which tests to run and how often.

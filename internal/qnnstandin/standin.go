@@ -9,7 +9,7 @@
 // check every logit the Go binding reads back. Build compiles the library with the
 // system C compiler into the test's temporary directory and skips the test when
 // there is no compiler.
-package standin
+package qnnstandin
 
 import (
 	"embed"
