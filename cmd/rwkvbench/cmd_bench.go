@@ -26,6 +26,7 @@ import (
 	"github.com/rwkvbench/rwkvbench/eval"
 	"github.com/rwkvbench/rwkvbench/model"
 	"github.com/rwkvbench/rwkvbench/model/precision"
+	"github.com/rwkvbench/rwkvbench/qnn"
 	"github.com/rwkvbench/rwkvbench/tokenizer"
 )
 
@@ -52,7 +53,11 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "bench", "", benchDescription)
 	path := fs.String("model", "", "checkpoint `file`: PyTorch .pth, safetensors or rwkv.cpp .bin (required)")
 	name := fs.String("name", "", "model display `name` in tables (default: the file name without extension)")
-	device := fs.String("device", "local", "`device` to run on; only local (this host's CPU) for now")
+	device := fs.String("device", "local", "`device` to run on; only local (this host) for now — plans (rwkvbench run) reach phones")
+	backend := fs.String("backend", "cpu", "`backend`: cpu (the reference engine), or qnn-htp, qnn-cpu, qnn-gpu with --model a QNN context binary")
+	perf := fs.String("perf", "", "QNN HTP perf `profile`: burst, sustained_high_performance or balanced (recorded with every sample)")
+	qnnLib := fs.String("qnn-lib", "", "QNN backend library `path` (default: the standard name on the library path)")
+	qnnSystemLib := fs.String("qnn-system-lib", "", "QNN system library `path` (default: libQnnSystem.so on the library path)")
 	prompt := fs.IntP("prompt", "p", 512, "prompt `tokens` of the ppN, ppN+tgM and ttft tests")
 	gen := fs.IntP("gen", "n", 128, "generated `tokens` of the tgN and ppN+tgM tests")
 	testList := fs.String("tests", "", "comma-separated `tests` (default: ppP,tgN,ppP+tgN,ttft,load-cold,load-warm)")
@@ -145,13 +150,6 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "run %s → %s (continue an interrupted run with --resume %s)\n", runID, *storePath, runID)
 
-	// Calibrating the simulated precisions needs the model loaded once; the timed
-	// loads come later, after the page cache is dropped.
-	m, err := model.Load(*path)
-	if err != nil {
-		return err
-	}
-	cfg := m.Config
 	sink := benchSink{st: st, runID: runID}
 	cellTests := make([]string, 0, len(tests)+1)
 	for _, t := range tests {
@@ -160,12 +158,34 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if *evalLimit > 0 {
 		cellTests = append(cellTests, bench.TestLAMBADA)
 	}
-	targets, err := benchTargets(ctx, e, m, *path, display, hash, precisions, dev, func(c bench.Cell) bool {
-		return sink.allDone(ctx, c, cellTests)
-	})
-	m.Close()
-	if err != nil {
-		return err
+	var cfg model.Config
+	var targets []bench.Target
+	simulatedNote := "precisions other than fp32 are simulated on the CPU engine (fp16 rounding, fake quantization)"
+	if *backend == "cpu" {
+		// Calibrating the simulated precisions needs the model loaded once; the timed
+		// loads come later, after the page cache is dropped.
+		m, err := model.Load(*path)
+		if err != nil {
+			return err
+		}
+		cfg = m.Config
+		targets, err = benchTargets(ctx, e, m, *path, display, hash, precisions, dev, func(c bench.Cell) bool {
+			return sink.allDone(ctx, c, cellTests)
+		})
+		m.Close()
+		if err != nil {
+			return err
+		}
+	} else {
+		if len(precisions) != 1 {
+			return fmt.Errorf("--backend %s runs a context binary, which holds one precision: give it with --precision (for example --precision a16w4)", *backend)
+		}
+		t, err := benchQNNTarget(ctx, *backend, *perf, *qnnLib, *qnnSystemLib, *path, display, hash, precisions[0], dev)
+		if err != nil {
+			return err
+		}
+		targets = []bench.Target{t}
+		simulatedNote = "nothing simulated: measured on the QNN " + *backend + " backend (" + t.Cell.Runtime + ")"
 	}
 
 	meta := map[string]string{
@@ -180,7 +200,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		"greedy":            strconv.FormatBool(*greedy),
 		"threads":           strconv.Itoa(*threads),
 		"load_cold":         dev.coldMeaning,
-		"simulated":         "precisions other than fp32 are simulated on the CPU engine (fp16 rounding, fake quantization)",
+		"simulated":         simulatedNote,
 		"calibration":       "built-in calibration text (precision.CalibrationText), activation min/max",
 		"thermal":           dev.thermalNote,
 		"memory":            "peak_rss_bytes: VmHWM reset per cell via clear_refs; peak_pss_bytes: smaps_rollup Pss after the runs",
@@ -320,6 +340,37 @@ func selectBenchDevice(name string, threads int) (*benchDevice, error) {
 // and calibrated now, on m, so that their load time covers loading the checkpoint
 // and applying the encodings, not calibrating. A precision whose cells are all
 // recorded (a resumed run) is not prepared, since it will not be opened.
+// benchQNNTarget is the one target of a QNN run: the context binary at path on the
+// QNN backend, described by what the backend reports.
+func benchQNNTarget(ctx context.Context, backend, perf, lib, systemLib, path, display, hash, prec string, dev *benchDevice) (bench.Target, error) {
+	b, err := qnn.ParseBackend(backend)
+	if err != nil {
+		return bench.Target{}, err
+	}
+	cfg := qnn.SessionConfig{Runtime: qnn.Config{Backend: b, BackendLib: lib, SystemLib: systemLib}, ContextFiles: []string{path}}
+	if perf != "" {
+		if cfg.Runtime.Perf, err = qnn.ParsePerfProfile(perf); err != nil {
+			return bench.Target{}, err
+		}
+	}
+	probe, err := qnn.OpenSession(ctx, cfg)
+	if err != nil {
+		return bench.Target{}, err
+	}
+	cell := dev.cell
+	cell.Model, cell.ModelHash, cell.Precision, cell.Backend = display, hash, prec, backend
+	cell.Runtime = probe.Runtime().Describe()
+	cell.PerfProfile = string(probe.Runtime().PerfProfile())
+	if err := probe.Close(); err != nil {
+		return bench.Target{}, err
+	}
+	t := bench.Target{Cell: cell, Open: func(ctx context.Context) (model.Session, error) { return qnn.OpenSession(ctx, cfg) }}
+	if dev.dropCaches != nil {
+		t.DropCaches = func(context.Context) error { return dev.dropCaches(path) }
+	}
+	return t, nil
+}
+
 func benchTargets(ctx context.Context, e *env, m *model.Model, path, display, hash string, precisions []string, dev *benchDevice, recorded func(bench.Cell) bool) ([]bench.Target, error) {
 	var calib []int
 	var targets []bench.Target

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/rwkvbench/rwkvbench/bench"
 	"github.com/rwkvbench/rwkvbench/bench/store"
 	"github.com/rwkvbench/rwkvbench/internal/fixtures"
+	"github.com/rwkvbench/rwkvbench/internal/qnnstandin"
+	"github.com/rwkvbench/rwkvbench/qnn"
 )
 
 // benchCLI runs the bench subcommand and returns its exit code and streams.
@@ -194,5 +197,43 @@ func TestBenchTableFormats(t *testing.T) {
 	records, err := csv.NewReader(&cs).ReadAll()
 	if err != nil || len(records) != 4 || records[3][12] != "" || records[3][20] != "failed" {
 		t.Errorf("csv: %v %v", records, err)
+	}
+}
+
+// TestBenchCommandQNNStandIn runs `bench --backend qnn-htp` on a context binary of
+// the STAND-IN QNN library (not Qualcomm's): rows carry the backend, the runtime the
+// library reports and the perf profile, and are not marked simulated.
+func TestBenchCommandQNNStandIn(t *testing.T) {
+	if !qnn.Available() {
+		t.Skip("this build cannot load QNN libraries")
+	}
+	dir := t.TempDir()
+	lib := qnnstandin.BuildIn(t, filepath.Join(dir, "lib"))
+	ctxFile := filepath.Join(dir, "rwkv.bin")
+	m := qnnstandin.Model{LayerBegin: 0, LayerEnd: 2, Embd: 8, Heads: 2, Vocab: 40, PrefillSeq: 16}
+	if err := os.WriteFile(ctxFile, m.Binary(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := benchCLI(t, "--backend", "qnn-htp", "--perf", "burst", "--qnn-lib", lib, "--qnn-system-lib", lib,
+		"--model", ctxFile, "--precision", "a16w8", "--tests", "pp20,tg4", "-r", "2", "--warmup", "0",
+		"--store", filepath.Join(dir, "results.db"), "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rows []benchRow
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
+		t.Fatalf("output is not a JSON row list: %v\n%s", err, stdout)
+	}
+	if len(rows) == 0 {
+		t.Fatal("no rows")
+	}
+	for _, r := range rows {
+		if r.Backend != "qnn-htp" || r.Precision != "a16w8" || r.Simulated || r.Status != "done" {
+			t.Errorf("row %+v: want a measured qnn-htp a16w8 row", r)
+		}
+	}
+	code, _, stderr = benchCLI(t, "--backend", "qnn-htp", "--model", ctxFile, "--precision", "fp16,a16w8", "--store", filepath.Join(dir, "x.db"))
+	if code == 0 || !strings.Contains(stderr, "one precision") {
+		t.Errorf("two precisions on a context binary: exit %d, %s", code, stderr)
 	}
 }
