@@ -72,6 +72,13 @@ type Device struct {
 	// Identity is the SSH private key file; KnownHosts the known_hosts file.
 	Identity   string `toml:"identity"`
 	KnownHosts string `toml:"known_hosts"`
+	// Backend is cpu (the reference engine, default) or qnn-htp: each model ×
+	// precision is then converted for the device's chip (from the artifact cache
+	// when it was converted before) with the SDK at $QNN_SDK_ROOT, and its context
+	// binaries and the SDK libraries are deployed with it.
+	Backend string `toml:"backend"`
+	// Perf is the HTP perf profile (burst, sustained_high_performance, balanced).
+	Perf string `toml:"perf"`
 }
 
 // Bench holds the benchmark settings every device runs.
@@ -196,6 +203,16 @@ func (p *Plan) check() error {
 		bad("parallel %d: want 0 (all devices at once) or more", p.Parallel)
 	}
 	for i, d := range p.Devices {
+		switch d.Backend {
+		case "", "cpu":
+			p.Devices[i].Backend = "cpu"
+		case "qnn-htp":
+			if d.Kind == "emulated" {
+				bad("device %d: an emulated phone has no NPU; backend qnn-htp needs a real device", i+1)
+			}
+		default:
+			bad("device %d: backend %q: want cpu or qnn-htp", i+1, d.Backend)
+		}
 		switch d.Kind {
 		case "local":
 		case "adb":

@@ -267,3 +267,54 @@ func FuzzParse(f *testing.F) {
 		_, _ = Parse(data, t.TempDir())
 	})
 }
+
+// TestQNNDeviceWithoutSDKFailsItsCells: a plan cell on the HTP that cannot be
+// converted (no SDK here) becomes NA with the reason, and the plan still finishes
+// with a report.
+func TestQNNDeviceWithoutSDKFailsItsCells(t *testing.T) {
+	t.Setenv("QNN_SDK_ROOT", "")
+	dir := t.TempDir()
+	plan := fmt.Sprintf(`name = "nosdk"
+precisions = ["fp32", "a16w8"]
+[[model]]
+name = "tiny"
+path = %q
+[[device]]
+kind = "local"
+backend = "qnn-htp"
+[bench]
+tests = ["pp8"]
+reps = 1
+`, fixtures.Path(t, "rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin"))
+	p, err := Parse([]byte(plan), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), p, Options{ModuleDir: fixtures.Root(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(dir, "results.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cells, err := st.Cells(context.Background(), res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cells) != 1 || cells[0].Status != store.CellFailed || cells[0].Precision != "a16w8" || !strings.Contains(cells[0].Reason, "QNN_SDK_ROOT") {
+		t.Errorf("cells %+v: want one failed a16w8 cell naming QNN_SDK_ROOT (fp32 has no NPU form)", cells)
+	}
+	if res.ReportPath == "" {
+		t.Error("no report written")
+	}
+}
+
+func TestParseRefusesNPUOnEmulatedPhone(t *testing.T) {
+	model := fixtures.Path(t, "rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin")
+	_, err := Parse([]byte("name = \"x\"\n[[model]]\nname = \"m\"\npath = \""+model+"\"\n[[device]]\nkind = \"emulated\"\nsoc = \"SM8650\"\nbackend = \"qnn-htp\""), t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "no NPU") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -18,6 +18,9 @@ import (
 
 	"github.com/rwkvbench/rwkvbench/bench"
 	"github.com/rwkvbench/rwkvbench/bench/store"
+	"github.com/rwkvbench/rwkvbench/convert"
+	"github.com/rwkvbench/rwkvbench/hexagon"
+	"github.com/rwkvbench/rwkvbench/model"
 	"github.com/rwkvbench/rwkvbench/model/precision"
 	"github.com/rwkvbench/rwkvbench/reports"
 	"github.com/rwkvbench/rwkvbench/runner"
@@ -479,6 +482,9 @@ func prepare(ctx context.Context, p *Plan, opts Options, d *device, hashes map[s
 	logf("%s: deployed %d files (%d bytes pushed, %d bytes unchanged)", d.name, len(rep.Pushed), rep.BytesPushed, rep.BytesSkipped)
 	w.Agent = runner.Cmd{Args: []string{path.Join(d.dev.Workdir(), deploy.AgentName(plat))}}
 
+	if d.spec.Backend == "qnn-htp" {
+		return prepareQNN(ctx, p, opts, d, w, plat, files, hashes, done, runID, logf)
+	}
 	skipped := 0
 	for _, m := range p.Models {
 		// fp32 first: the other precisions' KL divergence is measured against it.
@@ -519,10 +525,113 @@ func prepare(ctx context.Context, p *Plan, opts Options, d *device, hashes map[s
 	return w, skipped, nil
 }
 
+// prepareQNN converts every model × precision for the device's chip (the artifact
+// cache makes a second plan run reuse the binaries), deploys the context binaries
+// and the SDK's libraries for its HTP arch, and returns jobs that run them on the
+// HTP. fp32 has no NPU form and is left out.
+func prepareQNN(ctx context.Context, p *Plan, opts Options, d *device, w fleet.Worker, plat deploy.Platform, files []deploy.File,
+	hashes map[string]string, done map[cellKey]bool, runID string, logf func(string, ...any)) (fleet.Worker, int, error) {
+	sdk, err := convert.FindSDK(os.Getenv("QNN_SDK_ROOT"))
+	if err != nil {
+		return w, 0, err
+	}
+	chip, ok := hexagon.Lookup(d.info.SoC)
+	if !ok {
+		return w, 0, fmt.Errorf("SoC %q is not in the chip catalog; cannot convert for it", d.info.SoC)
+	}
+	libs, err := deploy.QNNFiles(sdk.Root, "", d.info, plat)
+	if err != nil {
+		return w, 0, err
+	}
+	files = append(files, libs...)
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	type job struct {
+		model, prec, ctxFile string
+	}
+	var jobs []job
+	for _, m := range p.Models {
+		mod, err := model.Load(p.Path(m.Path))
+		if err != nil {
+			return w, 0, err
+		}
+		for _, prec := range p.Precisions {
+			if prec == precision.FP32 {
+				continue
+			}
+			o := convert.Options{ModelName: m.Name, Config: mod.Config, Precision: prec, Chips: []hexagon.Chip{chip}, Chunks: 1, PrefillLen: 16, SDK: sdk}
+			o.OutDir = filepath.Join(cache, "rwkvbench", "artifacts", convert.ArtifactKey(hashes[m.Name], o, chip.SoC, sdk.Version.String()))
+			manifestPath := filepath.Join(o.OutDir, chip.SoC, "manifest.json")
+			if _, err := convert.ReadManifest(manifestPath, true); err != nil {
+				logf("%s: converting %s %s for %s", d.name, m.Name, prec, chip.SoC)
+				var enc *precision.Encodings
+				if prec != precision.FP16 {
+					calib, err := precision.CalibrationTokens(mod.Config.Vocab)
+					if err != nil {
+						mod.Close()
+						return w, 0, err
+					}
+					_, _, e, err := precision.Prepare(ctx, mod, prec, calib)
+					if err != nil {
+						mod.Close()
+						return w, 0, err
+					}
+					enc = &e
+				}
+				if _, err := convert.Run(ctx, mod, hashes[m.Name], o, enc, convert.Encodings100); err != nil {
+					mod.Close()
+					return w, 0, err
+				}
+			}
+			bin := convert.ContextBinaryName(m.Name, 1, 1) + ".bin"
+			name := fmt.Sprintf("artifacts/%s/%s/%s", m.Name, prec, bin)
+			files = append(files, deploy.File{Local: filepath.Join(o.OutDir, chip.SoC, bin), Name: name})
+			jobs = append(jobs, job{m.Name, prec, name})
+		}
+		mod.Close()
+	}
+	rep, err := deploy.Deploy(ctx, d.dev, files, deploy.Options{})
+	if err != nil {
+		return w, 0, err
+	}
+	logf("%s: deployed %d files (%d bytes pushed, %d bytes unchanged)", d.name, len(rep.Pushed), rep.BytesPushed, rep.BytesSkipped)
+	w.Agent = runner.Cmd{Args: []string{path.Join(d.dev.Workdir(), deploy.AgentName(plat))}, Env: deploy.RunEnv(d.dev.Workdir(), true)}
+	skipped := 0
+	for _, j := range jobs {
+		cell := bench.Cell{Model: j.model, ModelHash: hashes[j.model], Precision: j.prec, Backend: "qnn-htp", Device: d.name, SoC: d.soc, HTPArch: chip.DSPArch(), PerfProfile: d.spec.Perf}
+		var tests []string
+		for _, t := range p.Bench.Tests {
+			if done[cellKey{j.model, j.prec, d.name, t}] {
+				skipped++
+				continue
+			}
+			tests = append(tests, t)
+		}
+		if len(tests) > 0 {
+			w.Jobs = append(w.Jobs, agentproto.Job{ID: fmt.Sprintf("%s/%s/%s/bench", j.model, j.prec, d.name), Kind: "bench", ModelPath: j.ctxFile,
+				Cell: cell, RunID: runID, HarnessVersion: opts.HarnessVersion,
+				Bench: &agentproto.BenchSpec{Tests: tests, Reps: p.Bench.Reps, Warmup: p.Bench.Warmup, Prompt: p.Bench.Prompt, Seed: p.Bench.Seed}})
+		}
+		if p.Eval != nil && !done[cellKey{j.model, j.prec, d.name, bench.TestLAMBADA}] {
+			w.Jobs = append(w.Jobs, agentproto.Job{ID: fmt.Sprintf("%s/%s/%s/lambada", j.model, j.prec, d.name), Kind: "eval", ModelPath: j.ctxFile,
+				Cell: cell, RunID: runID, HarnessVersion: opts.HarnessVersion,
+				Eval: &agentproto.EvalSpec{Task: p.Eval.Task, DatasetPath: "data/" + filepath.Base(p.Eval.Data), Limit: p.Eval.Limit, PrefixToken: prefixToken(p.Eval)}})
+		} else if p.Eval != nil {
+			skipped++
+		}
+	}
+	return w, skipped, nil
+}
+
 // failAll marks every cell of a device that could not be prepared as failed.
 func failAll(ctx context.Context, st *store.Store, runID string, p *Plan, d *device, hashes map[string]string, done map[cellKey]bool, cause error) error {
 	for _, m := range p.Models {
 		for _, prec := range p.Precisions {
+			if d.spec.Backend == "qnn-htp" && prec == precision.FP32 {
+				continue // fp32 has no NPU form: no cell, rather than a failed one
+			}
 			tests := slices.Clone(p.Bench.Tests)
 			if p.Eval != nil {
 				tests = append(tests, bench.TestLAMBADA)
@@ -531,7 +640,7 @@ func failAll(ctx context.Context, st *store.Store, runID string, p *Plan, d *dev
 				if done[cellKey{m.Name, prec, d.name, t}] {
 					continue
 				}
-				c := bench.Cell{Model: m.Name, ModelHash: hashes[m.Name], Precision: prec, Backend: "cpu", Device: d.name, SoC: d.soc, Test: t}
+				c := bench.Cell{Model: m.Name, ModelHash: hashes[m.Name], Precision: prec, Backend: d.spec.Backend, Device: d.name, SoC: d.soc, Test: t}
 				if err := st.MarkCell(ctx, runID, c, store.CellFailed, cause.Error()); err != nil {
 					return err
 				}
