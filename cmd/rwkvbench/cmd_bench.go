@@ -23,11 +23,9 @@ import (
 	"github.com/rwkvbench/rwkvbench/bench"
 	"github.com/rwkvbench/rwkvbench/bench/store"
 	"github.com/rwkvbench/rwkvbench/datasets"
-	"github.com/rwkvbench/rwkvbench/eval"
 	"github.com/rwkvbench/rwkvbench/model"
 	"github.com/rwkvbench/rwkvbench/model/precision"
 	"github.com/rwkvbench/rwkvbench/qnn"
-	"github.com/rwkvbench/rwkvbench/tokenizer"
 )
 
 const benchDescription = `Benchmark a model as llama-bench names its tests — ppN (prefill N tokens from a fresh
@@ -503,54 +501,14 @@ func benchBoolToInt(b bool) int {
 }
 
 func lambadaCell(ctx context.Context, e *env, t bench.Target, cell bench.Cell, ds *datasets.Dataset, prefixToken int, refPath, runID string) ([]bench.Sample, error) {
-	sess, err := t.Open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer sess.Close()
-	tok, err := tokenizer.ForVocab(sess.VocabSize())
-	if err != nil {
-		return nil, err
-	}
-	opts := eval.Options{PrefixToken: prefixToken}
-	var tmp *os.File
-	if cell.Precision == precision.FP32 {
-		if err := os.MkdirAll(filepath.Dir(refPath), 0o755); err != nil {
-			return nil, fmt.Errorf("reference: %w", err)
-		}
-		if tmp, err = os.CreateTemp(filepath.Dir(refPath), ".ref-*"); err != nil {
-			return nil, fmt.Errorf("reference: %w", err)
-		}
-		defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-		defer tmp.Close()
-		opts.SaveReference = tmp
-	} else if f, err := os.Open(refPath); err == nil {
-		defer f.Close()
-		opts.Reference, opts.ReferenceName = f, refPath
-	} else {
-		fmt.Fprintf(e.stderr, "%s %s lambada: no fp32 reference (%v); KL divergence not measured\n", cell.Model, cell.Precision, err)
-	}
-	res, err := eval.Lambada(ctx, sess, tok, ds.Docs, opts)
-	if err != nil {
-		return nil, err
-	}
-	if tmp != nil {
-		if err := tmp.Close(); err != nil {
-			return nil, fmt.Errorf("reference: %w", err)
-		}
-		if err := os.Rename(tmp.Name(), refPath); err != nil {
-			return nil, fmt.Errorf("reference: %w", err)
+	spec := bench.LambadaSpec{Docs: ds.Docs, PrefixToken: prefixToken, Reference: refPath, SaveReference: cell.Precision == precision.FP32}
+	if !spec.SaveReference {
+		if _, err := os.Stat(refPath); err != nil {
+			fmt.Fprintf(e.stderr, "%s %s lambada: no fp32 reference (%v); KL divergence not measured\n", cell.Model, cell.Precision, err)
 		}
 	}
-	now := time.Now().UTC()
-	sample := func(metric string, v float64) bench.Sample {
-		return bench.Sample{Cell: cell, RunID: runID, HarnessVersion: harnessVersion, Metric: metric, Value: v, Time: now, Simulated: t.Simulated}
-	}
-	out := []bench.Sample{sample(bench.MetricPerplexity, res.PPL), sample(bench.MetricAccuracy, res.Acc)}
-	if res.KLD != nil {
-		out = append(out, sample(bench.MetricKLDMean, res.KLD.Mean), sample(bench.MetricTop1Agreement, res.KLD.Top1Agreement))
-	}
-	return out, nil
+	t.Cell = cell
+	return bench.LambadaCell(ctx, t, runID, harnessVersion, spec)
 }
 
 // benchRow is one line of the summary table: one cell and one metric.

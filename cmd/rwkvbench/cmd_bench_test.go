@@ -18,21 +18,12 @@ import (
 	"github.com/rwkvbench/rwkvbench/qnn"
 )
 
-// benchCLI runs the bench subcommand and returns its exit code and streams.
-func benchCLI(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}
-	code := dispatch(context.Background(), e, append([]string{"bench"}, args...))
-	return code, stdout.String(), stderr.String()
-}
-
 func TestBenchCommandRecordsAndResumes(t *testing.T) {
 	model := fixtures.Path(t, filepath.Join("rwkv_cpp_tiny", "tiny-rwkv-7v0-834K-FP32.bin"))
 	db := filepath.Join(t.TempDir(), "results.db")
 	args := []string{"--model", model, "-p", "8", "-n", "4", "-r", "2", "--warmup", "1", "--threads", "1",
 		"--precision", "fp32,a16w8", "--tests", "pp8,tg4,ttft,load-warm", "--store", db}
-	code, stdout, stderr := benchCLI(t, append(args, "-o", "json")...)
+	code, stdout, stderr := run(t, append([]string{"bench"}, append(args, "-o", "json")...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -87,7 +78,7 @@ func TestBenchCommandRecordsAndResumes(t *testing.T) {
 	}
 
 	// Resuming a finished run measures nothing and prints the same cells.
-	code, stdout, stderr = benchCLI(t, append(args, "--resume", runs[0].ID, "-o", "md")...)
+	code, stdout, stderr = run(t, append([]string{"bench"}, append(args, "--resume", runs[0].ID, "-o", "md")...)...)
 	if code != 0 {
 		t.Fatalf("resume: exit %d: %s", code, stderr)
 	}
@@ -110,7 +101,7 @@ func TestBenchCommandRecordsAndResumes(t *testing.T) {
 		t.Errorf("fp32 marked simulated:\n%s", stdout)
 	}
 
-	code, stdout, stderr = benchCLI(t, append(args, "--resume", runs[0].ID, "-o", "csv")...)
+	code, stdout, stderr = run(t, append([]string{"bench"}, append(args, "--resume", runs[0].ID, "-o", "csv")...)...)
 	if code != 0 {
 		t.Fatalf("csv: exit %d: %s", code, stderr)
 	}
@@ -140,7 +131,7 @@ func TestBenchCommandErrors(t *testing.T) {
 		{[]string{"--model", filepath.Join(t.TempDir(), "missing.pth"), "--store", db}, "missing.pth"},
 	}
 	for _, tt := range tests {
-		code, _, stderr := benchCLI(t, tt.args...)
+		code, _, stderr := run(t, append([]string{"bench"}, tt.args...)...)
 		if code != 1 || !strings.Contains(stderr, tt.want) {
 			t.Errorf("bench %v: exit %d, stderr %q; want exit 1 and %q", tt.args, code, stderr, tt.want)
 		}
@@ -214,7 +205,7 @@ func TestBenchCommandQNNStandIn(t *testing.T) {
 	if err := os.WriteFile(ctxFile, m.Binary(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := benchCLI(t, "--backend", "qnn-htp", "--perf", "burst", "--qnn-lib", lib, "--qnn-system-lib", lib,
+	code, stdout, stderr := run(t, "bench", "--backend", "qnn-htp", "--perf", "burst", "--qnn-lib", lib, "--qnn-system-lib", lib,
 		"--model", ctxFile, "--precision", "a16w8", "--tests", "pp20,tg4", "-r", "2", "--warmup", "0",
 		"--store", filepath.Join(dir, "results.db"), "-o", "json")
 	if code != 0 {
@@ -232,7 +223,7 @@ func TestBenchCommandQNNStandIn(t *testing.T) {
 			t.Errorf("row %+v: want a measured qnn-htp a16w8 row", r)
 		}
 	}
-	code, _, stderr = benchCLI(t, "--backend", "qnn-htp", "--model", ctxFile, "--precision", "fp16,a16w8", "--store", filepath.Join(dir, "x.db"))
+	code, _, stderr = run(t, "bench", "--backend", "qnn-htp", "--model", ctxFile, "--precision", "fp16,a16w8", "--store", filepath.Join(dir, "x.db"))
 	if code == 0 || !strings.Contains(stderr, "one precision") {
 		t.Errorf("two precisions on a context binary: exit %d, %s", code, stderr)
 	}

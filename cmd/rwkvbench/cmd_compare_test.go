@@ -1,22 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rwkvbench/rwkvbench/internal/fixtures"
 )
-
-// runReportsCLI runs one rwkvbench command line and returns its exit code and output.
-func runReportsCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = dispatch(context.Background(), &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}, args)
-	return code, out.String(), errb.String()
-}
 
 func recordedSamples(t *testing.T, name string) string {
 	return filepath.Join(fixtures.Root(t), "reports", "testdata", name)
@@ -44,7 +34,7 @@ func TestCompareExitCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runReportsCLI(t, append([]string{"compare"}, tt.args...)...)
+			code, out, errOut := run(t, append([]string{"compare"}, tt.args...)...)
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out, errOut)
 			}
@@ -64,7 +54,7 @@ func TestReportFromStore(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "results.db")
 	for _, f := range []string{"base.jsonl", "slow.jsonl"} {
-		if code, _, errOut := runReportsCLI(t, "report", "--store", db, "--import", recordedSamples(t, f)); code != 0 {
+		if code, _, errOut := run(t, "report", "--store", db, "--import", recordedSamples(t, f)); code != 0 {
 			t.Fatalf("import %s: exit %d: %s", f, code, errOut)
 		}
 	}
@@ -90,7 +80,7 @@ func TestReportFromStore(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runReportsCLI(t, tt.args...)
+			code, out, errOut := run(t, tt.args...)
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out, errOut)
 			}
@@ -104,7 +94,7 @@ func TestReportFromStore(t *testing.T) {
 func TestReportPlotsAndExport(t *testing.T) {
 	dir := t.TempDir()
 	export := filepath.Join(dir, "out.jsonl")
-	code, _, errOut := runReportsCLI(t, "report", "--jsonl", recordedSamples(t, "base.jsonl"), "--plots", filepath.Join(dir, "plots"), "--export", export)
+	code, _, errOut := run(t, "report", "--jsonl", recordedSamples(t, "base.jsonl"), "--plots", filepath.Join(dir, "plots"), "--export", export)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -114,8 +104,8 @@ func TestReportPlotsAndExport(t *testing.T) {
 		}
 	}
 	// The export reads back as the same table.
-	_, fromFile, _ := runReportsCLI(t, "report", "--jsonl", recordedSamples(t, "base.jsonl"))
-	_, fromExport, _ := runReportsCLI(t, "report", "--jsonl", export)
+	_, fromFile, _ := run(t, "report", "--jsonl", recordedSamples(t, "base.jsonl"))
+	_, fromExport, _ := run(t, "report", "--jsonl", export)
 	if fromFile != fromExport || fromFile == "" {
 		t.Fatalf("report of the export differs:\n%s\n---\n%s", fromFile, fromExport)
 	}

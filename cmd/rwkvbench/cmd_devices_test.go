@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,19 +13,12 @@ import (
 	"github.com/rwkvbench/rwkvbench/runner/devicetest"
 )
 
-func runFleetCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = dispatch(context.Background(), &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}, args)
-	return out.String(), errb.String(), code
-}
-
 // TestDevicesThreeEmulatedPhones lists three emulated phones through the real adb
 // client and checks the HTP arch and QNN soc_model the catalog gives each SoC.
 func TestDevicesThreeEmulatedPhones(t *testing.T) {
 	lab := devicetest.StartADBLab(t, []string{"SM8650", "SM8750", "SM8550"}, nil)
 	port := strconv.Itoa(lab.Client.Port)
-	out, errOut, code := runFleetCmd(t, "devices", "-o", "json", "-P", port)
+	code, out, errOut := run(t, "devices", "-o", "json", "-P", port)
 	if code != 0 {
 		t.Fatalf("devices exited %d: %s", code, errOut)
 	}
@@ -47,7 +39,7 @@ func TestDevicesThreeEmulatedPhones(t *testing.T) {
 			t.Errorf("row %+v: want SoC in %v with its arch and soc_model", r, want)
 		}
 	}
-	text, _, code := runFleetCmd(t, "devices", "-P", port)
+	code, text, _ := run(t, "devices", "-P", port)
 	if code != 0 || !strings.Contains(text, "v79") || !strings.Contains(text, "SM8550") {
 		t.Errorf("text listing (exit %d):\n%s", code, text)
 	}
@@ -70,7 +62,7 @@ func TestDeployLocalTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"deploy", "--no-adb", "--local", dir, "--agent", agent, "--model", model}
-	out, errOut, code := runFleetCmd(t, args...)
+	code, out, errOut := run(t, args...)
 	if code != 0 || !strings.Contains(out, "local: pushed 2 files") {
 		t.Fatalf("first deploy (exit %d):\n%s%s", code, out, errOut)
 	}
@@ -80,7 +72,7 @@ func TestDeployLocalTwice(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "models", "pwned")); err == nil {
 		t.Errorf("the model's name was executed")
 	}
-	out, errOut, code = runFleetCmd(t, args...)
+	code, out, errOut = run(t, args...)
 	if code != 0 || !strings.Contains(out, "local: pushed 0 files (0 B), skipped 2 unchanged") {
 		t.Fatalf("second deploy (exit %d):\n%s%s", code, out, errOut)
 	}
@@ -103,7 +95,7 @@ func TestDeployErrors(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			_, errOut, code := runFleetCmd(t, tt.args...)
+			code, _, errOut := run(t, tt.args...)
 			if code == 0 || !strings.Contains(errOut, tt.want) {
 				t.Errorf("exit %d, stderr %q; want failure mentioning %q", code, errOut, tt.want)
 			}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,15 +8,8 @@ import (
 	"testing"
 )
 
-func runDoctorCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = dispatch(context.Background(), &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}, args)
-	return code, out.String(), errb.String()
-}
-
 func TestDoctorABIJSON(t *testing.T) {
-	code, out, stderr := runDoctorCmd(t, "doctor", "--abi", "-o", "json")
+	code, out, stderr := run(t, "doctor", "--abi", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -64,7 +55,7 @@ func TestDoctorABIJSON(t *testing.T) {
 }
 
 func TestDoctorABIText(t *testing.T) {
-	code, out, _ := runDoctorCmd(t, "doctor", "--abi")
+	code, out, _ := run(t, "doctor", "--abi")
 	if code != 0 || !strings.Contains(out, "Qnn_Tensor_t (size 144)") || !strings.Contains(out, "graphExecute") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
@@ -87,7 +78,7 @@ func TestDoctorHost(t *testing.T) {
 		write(filepath.Join(libs, l), "not a real library")
 	}
 	t.Setenv("QNN_SDK_ROOT", "")
-	code, out, stderr := runDoctorCmd(t, "doctor", "--root", root, "--lib-dir", libs, "-o", "json")
+	code, out, stderr := run(t, "doctor", "--root", root, "--lib-dir", libs, "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -120,7 +111,7 @@ func TestDoctorHost(t *testing.T) {
 
 	// Without the stub the text output fails, naming the file.
 	os.Remove(filepath.Join(libs, "libQnnHtpV75Stub.so"))
-	code, out, stderr = runDoctorCmd(t, "doctor", "--root", root, "--lib-dir", libs)
+	code, out, stderr = run(t, "doctor", "--root", root, "--lib-dir", libs)
 	if code != 1 || !strings.Contains(out, "libQnnHtpV75Stub.so missing") || !strings.Contains(stderr, "1 check(s) failed") {
 		t.Errorf("exit %d\n%s\n%s", code, out, stderr)
 	}
@@ -136,7 +127,7 @@ func TestDoctorFlags(t *testing.T) {
 		{[]string{"doctor", "extra"}, "unexpected arguments"},
 	}
 	for _, tt := range tests {
-		code, _, stderr := runDoctorCmd(t, tt.args...)
+		code, _, stderr := run(t, tt.args...)
 		if code != 1 || !strings.Contains(stderr, tt.want) {
 			t.Errorf("%v: exit %d, %q", tt.args, code, stderr)
 		}

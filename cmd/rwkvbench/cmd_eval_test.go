@@ -13,16 +13,6 @@ import (
 	"github.com/rwkvbench/rwkvbench/internal/fixtures"
 )
 
-// runIn dispatches args with stdin as the input and returns the exit code and
-// output.
-func runIn(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb}
-	code = dispatch(context.Background(), e, args)
-	return code, out.String(), errb.String()
-}
-
 // evalData writes a few short LAMBADA-style passages as JSON lines.
 func evalData(t *testing.T) string {
 	t.Helper()

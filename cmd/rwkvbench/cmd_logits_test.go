@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -14,15 +12,6 @@ import (
 
 	"github.com/rwkvbench/rwkvbench/internal/fixtures"
 )
-
-// run calls dispatch as main would and returns the exit code and both streams.
-func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}
-	code = dispatch(context.Background(), e, args)
-	return code, out.String(), errb.String()
-}
 
 // logitsOutput is the documented output of `rwkvbench logits`.
 type logitsOutput struct {

@@ -15,10 +15,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
 	"github.com/rwkvbench/rwkvbench/bench"
 	"github.com/rwkvbench/rwkvbench/datasets"
@@ -27,7 +25,6 @@ import (
 	"github.com/rwkvbench/rwkvbench/model/precision"
 	"github.com/rwkvbench/rwkvbench/qnn"
 	"github.com/rwkvbench/rwkvbench/runner/agentproto"
-	"github.com/rwkvbench/rwkvbench/tokenizer"
 )
 
 // Version changes with the harness; the host records it with every run.
@@ -212,58 +209,16 @@ func runEval(ctx context.Context, job agentproto.Job, cell bench.Cell, simulated
 	if err != nil {
 		return err
 	}
-	sess, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer sess.Close()
-	tok, err := tokenizer.ForVocab(sess.VocabSize())
-	if err != nil {
-		return err
-	}
 	cell.Test = bench.TestLAMBADA
-	opts := eval.Options{PrefixToken: spec.PrefixToken, Progress: func(p eval.Progress) {
-		_ = s.Progress(agentproto.Progress{Done: p.Done, Total: p.Total, Stage: "lambada"})
-	}}
-	// The KL-divergence reference: the fp32 job writes it (under a temporary name,
-	// renamed once complete), the others compare against it when it is there.
-	var saved *os.File
-	if spec.Reference != "" {
-		if spec.SaveReference {
-			if err := os.MkdirAll(filepath.Dir(spec.Reference), 0o755); err != nil {
-				return err
-			}
-			if saved, err = os.CreateTemp(filepath.Dir(spec.Reference), ".ref-*"); err != nil {
-				return err
-			}
-			defer os.Remove(saved.Name())
-			defer saved.Close()
-			opts.SaveReference = saved
-		} else if f, err := os.Open(spec.Reference); err == nil {
-			defer f.Close()
-			opts.Reference, opts.ReferenceName = f, spec.Reference
-		}
-	}
-	res, err := eval.Lambada(ctx, sess, tok, ds.Docs, opts)
+	samples, err := bench.LambadaCell(ctx, bench.Target{Cell: cell, Simulated: simulated, Open: open}, job.RunID, job.HarnessVersion, bench.LambadaSpec{
+		Docs: ds.Docs, PrefixToken: spec.PrefixToken, Reference: spec.Reference, SaveReference: spec.SaveReference,
+		Progress: func(p eval.Progress) {
+			_ = s.Progress(agentproto.Progress{Done: p.Done, Total: p.Total, Stage: "lambada"})
+		},
+	})
 	if err != nil {
 		_ = s.Fail(ctx, cell, err.Error())
 		return err
-	}
-	if saved != nil {
-		if err := saved.Close(); err != nil {
-			return err
-		}
-		if err := os.Rename(saved.Name(), spec.Reference); err != nil {
-			return err
-		}
-	}
-	now := time.Now().UTC()
-	sample := func(metric string, v float64) bench.Sample {
-		return bench.Sample{Cell: cell, RunID: job.RunID, HarnessVersion: job.HarnessVersion, Metric: metric, Value: v, Time: now, Simulated: simulated}
-	}
-	samples := []bench.Sample{sample(bench.MetricPerplexity, res.PPL), sample(bench.MetricAccuracy, res.Acc)}
-	if res.KLD != nil {
-		samples = append(samples, sample(bench.MetricKLDMean, res.KLD.Mean), sample(bench.MetricTop1Agreement, res.KLD.Top1Agreement))
 	}
 	return s.Record(ctx, cell, samples)
 }
