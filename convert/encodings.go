@@ -93,10 +93,12 @@ func collect(enc precision.Encodings, g *Graph, layers []int) (params, acts map[
 			continue // a point of another chunk's layers
 		}
 		e := encoded{bits: a.Bits, scales: []float64{float64(a.Scale)}, offset: []int64{int64(a.Offset)}}
-		if prev, dup := acts[name]; dup && (prev.scales[0] != e.scales[0] || prev.offset[0] != e.offset[0]) {
-			return nil, nil, fmt.Errorf("tensor %s: two points give it different encodings", name)
+		for _, n := range append([]string{name}, g.Tied[p]...) {
+			if prev, dup := acts[n]; dup && (prev.scales[0] != e.scales[0] || prev.offset[0] != e.offset[0]) {
+				return nil, nil, fmt.Errorf("tensor %s: two points give it different encodings", n)
+			}
+			acts[n] = e
 		}
-		acts[name] = e
 	}
 	dummy := encoded{bits: 16, scales: []float64{wkvStateScale}, offset: []int64{0}}
 	for _, l := range layers {

@@ -3,6 +3,7 @@ package convert
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -167,4 +168,49 @@ func FuzzUnmarshalEncodings(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = UnmarshalEncodings(data, graph, recipe)
 	})
+}
+
+// TestTokenShiftEncodingsAreTied checks the post-processing rules of facts §5.4: a
+// token-shift state's input and output carry the encoding of the layer norm they
+// hold, and in a prefill graph so do the shift's concat, gather and last-row
+// tensors (or context-binary generation fails on an offset mismatch).
+func TestTokenShiftEncodingsAreTied(t *testing.T) {
+	m, _, enc := goldenEncodings(t, "a16w8")
+	_, cfg, _ := loadGoldenV7(t)
+	spec := GraphSpec{SeqLen: 16, Chunks: 1, Chunk: 1}
+	graph, err := ExportGraph(m.Tensors(), cfg, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := MarshalEncodings(enc, graph, spec, cfg, EncodingsLegacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f legacyFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	for layer := 0; layer < cfg.Layers; layer++ {
+		for _, tc := range []struct {
+			point string
+			state int
+			scope string
+		}{{"ln1.out", 3 * layer, "att"}, {"ln2.out", 3*layer + 2, "ffn"}} {
+			ln := graph.Activations[model.Point{Layer: layer, Name: tc.point}]
+			want, ok := f.Activation[ln]
+			if !ok {
+				t.Fatalf("layer %d %s: no encoding for the layer norm %s", layer, tc.point, ln)
+			}
+			names := []string{fmt.Sprintf("state%d_in", tc.state), fmt.Sprintf("state%d_out", tc.state),
+				fmt.Sprintf("/blocks.%d/%s/concat_shift_output_0", layer, tc.scope),
+				fmt.Sprintf("/blocks.%d/%s/shift_gather_output_0", layer, tc.scope),
+				fmt.Sprintf("/blocks.%d/%s/shift_last_output_0", layer, tc.scope)}
+			for _, n := range names {
+				got, ok := f.Activation[n]
+				if !ok || len(got) != 1 || got[0].Scale != want[0].Scale || got[0].Offset != want[0].Offset {
+					t.Errorf("layer %d: %s encoding %+v, want the layer norm's %+v", layer, n, got, want)
+				}
+			}
+		}
+	}
 }

@@ -71,6 +71,12 @@ type Graph struct {
 	// observed on the engine become encodings of the graph's tensors. Several points
 	// may name one tensor (one activation feeding two products).
 	Activations map[model.Point]string
+	// Tied lists, per point, further tensors that must carry the point's encoding:
+	// the token-shift states (state{3l}_in and _out take the encoding of the layer
+	// norm they hold) and, in prefill graphs, the shift's concat, gather and
+	// last-row tensors, which context-binary generation requires to match (facts
+	// §5.4).
+	Tied map[model.Point][]string
 }
 
 // ExportGraph builds one ONNX graph (one chunk, decode or prefill) of a checkpoint in
@@ -102,7 +108,7 @@ func ExportGraph(set *tensor.Set, cfg model.Config, spec GraphSpec) (*Graph, err
 	if spec.Name == "" {
 		spec.Name = defaultGraphName(spec)
 	}
-	x := &exporter{set: set, cfg: cfg, spec: spec, b: onnx.NewBuilder(spec.Name), acts: map[model.Point]string{}}
+	x := &exporter{set: set, cfg: cfg, spec: spec, b: onnx.NewBuilder(spec.Name), acts: map[model.Point]string{}, tied: map[model.Point][]string{}}
 	if err := x.build(); err != nil {
 		return nil, fmt.Errorf("export %s: %w", set.Path, err)
 	}
@@ -125,7 +131,7 @@ func ExportGraph(set *tensor.Set, cfg model.Config, spec GraphSpec) (*Graph, err
 	if spec.WKV == WKVCustomOp {
 		m.Opsets = append(m.Opsets, onnx.OpsetImport{Domain: customDomain, Version: 1})
 	}
-	return &Graph{ONNX: m, Activations: x.acts}, nil
+	return &Graph{ONNX: m, Activations: x.acts, Tied: x.tied}, nil
 }
 
 func defaultGraphName(spec GraphSpec) string {
@@ -148,6 +154,7 @@ type exporter struct {
 	spec GraphSpec
 	b    *onnx.Builder
 	acts map[model.Point]string
+	tied map[model.Point][]string
 	err  error
 }
 
@@ -266,11 +273,15 @@ func (x *exporter) layerNorm(in, prefix string, eps float32) string {
 }
 
 // shift returns the token-shifted rows of xn (the state row, then rows 0..T-2) and
-// declares the state's input and output.
-func (x *exporter) shift(xn string, state int, T, C int64) string {
+// declares the state's input and output. xn is the layer norm at point; the state
+// tensors and the shift's own tensors are tied to its encoding.
+func (x *exporter) shift(xn string, state int, point model.Point, T, C int64) string {
 	b := x.b
 	in := fmt.Sprintf("state%d_in", state)
+	out := fmt.Sprintf("state%d_out", state)
 	b.Input(in, onnx.Float, 1, C)
+	x.acts[point] = xn
+	tied := []string{in, out}
 	var lastRow, shifted string
 	if T == 1 {
 		lastRow, shifted = xn, in
@@ -278,8 +289,10 @@ func (x *exporter) shift(xn string, state int, T, C int64) string {
 		lastRow = b.Op("shift_last", "Slice", nil, xn, b.Ints(T-1), b.Ints(T), b.Ints(0))
 		prev := b.Op("shift_gather", "Slice", nil, xn, b.Ints(0), b.Ints(T-1), b.Ints(0))
 		shifted = b.Op("concat_shift", "Concat", []onnx.Attribute{onnx.Int("axis", 0)}, in, prev)
+		tied = append(tied, lastRow, prev, shifted)
 	}
-	b.Output(lastRow, fmt.Sprintf("state%d_out", state), onnx.Float, 1, C)
+	b.Output(lastRow, out, onnx.Float, 1, C)
+	x.tied[point] = tied
 	return shifted
 }
 
@@ -295,7 +308,7 @@ func (x *exporter) block7(layer int, h, vFirst string, T, C, H, N int64) (string
 	// Time mix.
 	b.Scope(fmt.Sprintf("/blocks.%d/att", layer))
 	xa := x.layerNorm(h, p+"ln1", 1e-5)
-	sx := x.shift(xa, 3*layer, T, C)
+	sx := x.shift(xa, 3*layer, model.Point{Layer: layer, Name: "ln1.out"}, T, C)
 	d := b.Op("sub_shifted", "Sub", nil, sx, xa)
 	xr := lerp("lerp_r", xa, d, p+"att.x_r")
 	xw := lerp("lerp_w", xa, d, p+"att.x_w")
@@ -353,7 +366,7 @@ func (x *exporter) block7(layer int, h, vFirst string, T, C, H, N int64) (string
 	// Channel mix.
 	b.Scope(fmt.Sprintf("/blocks.%d/ffn", layer))
 	xf := x.layerNorm(h, p+"ln2", 1e-5)
-	sxf := x.shift(xf, 3*layer+2, T, C)
+	sxf := x.shift(xf, 3*layer+2, model.Point{Layer: layer, Name: "ln2.out"}, T, C)
 	xk = lerp("lerp_k", xf, b.Op("sub_shifted", "Sub", nil, sxf, xf), p+"ffn.x_k")
 	kf := b.Op("relu", "Relu", nil, gemm("key", xk, p+"ffn.key.weight"))
 	kf = b.Op("square", "Mul", nil, kf, kf)

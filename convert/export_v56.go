@@ -27,7 +27,7 @@ func (x *exporter) block56(layer int, h string, T, C, H, N int64) string {
 	// Time mix.
 	b.Scope(fmt.Sprintf("/blocks.%d/att", layer))
 	xa := x.layerNorm(h, p+"ln1", 1e-5)
-	sx := x.shift(xa, 3*layer, T, C)
+	sx := x.shift(xa, 3*layer, model.Point{Layer: layer, Name: "ln1.out"}, T, C)
 	var xr, xk, xv, xg, w string
 	if v6 {
 		d := b.Op("sub_shifted", "Sub", nil, sx, xa)
@@ -103,7 +103,7 @@ func (x *exporter) block56(layer int, h string, T, C, H, N int64) string {
 	// Channel mix.
 	b.Scope(fmt.Sprintf("/blocks.%d/ffn", layer))
 	xf := x.layerNorm(h, p+"ln2", 1e-5)
-	sxf := x.shift(xf, 3*layer+2, T, C)
+	sxf := x.shift(xf, 3*layer+2, model.Point{Layer: layer, Name: "ln2.out"}, T, C)
 	var fk, fr string
 	if v6 {
 		d := b.Op("sub_shifted", "Sub", nil, sxf, xf)

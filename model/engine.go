@@ -234,11 +234,15 @@ func (e *Engine) mul(l linear, dst, src []float32, n int) {
 
 // normalize writes LN(x) of every row into s.norm, keeps the mixer's previous
 // token-shift vector in s.prev for row 0 (see shifted), and stores the last row in
-// prev for the next chunk.
-func (e *Engine) normalize(s *scratch, n int, w, b, prev []float32) {
+// prev for the next chunk. The hook sees the normalized rows at point before they
+// become the token-shift state: on the device the state is this tensor's encoding.
+func (e *Engine) normalize(s *scratch, n int, w, b, prev []float32, point Point) {
 	c := e.cfg.Embd
 	for t := range n {
 		layerNorm(s.norm[t*c:(t+1)*c], s.x[t*c:(t+1)*c], w, b, layerNormEps)
+	}
+	if e.hook != nil {
+		e.hook.Activation(point, s.norm[:n*c])
 	}
 	copy(s.prev, prev)
 	copy(prev, s.norm[(n-1)*c:n*c])
@@ -257,7 +261,7 @@ func (s *scratch) shifted(t, c int) []float32 {
 func (e *Engine) timeMix56(layer int, b *block, s *scratch, n int) {
 	c := e.cfg.Embd
 	st := e.state
-	e.normalize(s, n, b.ln1W, b.ln1B, st.AttX[layer])
+	e.normalize(s, n, b.ln1W, b.ln1B, st.AttX[layer], Point{layer, "ln1.out"})
 	xr, xk, xv, xg := s.mix[0], s.mix[1], s.mix[2], s.mix[3]
 	if e.cfg.Version == V5_2 {
 		for t := range n {
@@ -393,7 +397,7 @@ func (e *Engine) scan56(state []float32, s *scratch, n int, decay []float32, str
 func (e *Engine) timeMix7(layer int, b *block, s *scratch, n int) {
 	c, hs := e.cfg.Embd, e.cfg.HeadSize
 	st := e.state
-	e.normalize(s, n, b.ln1W, b.ln1B, st.AttX[layer])
+	e.normalize(s, n, b.ln1W, b.ln1B, st.AttX[layer], Point{layer, "ln1.out"})
 	xr, xw, xk, xv, xa, xg := s.mix[0], s.mix[1], s.mix[2], s.mix[3], s.mix[4], s.mix[5]
 	for t := range n {
 		cur, prev := s.norm[t*c:(t+1)*c], s.shifted(t, c)
@@ -536,7 +540,7 @@ func (e *Engine) scan7(state []float32, s *scratch, n int) {
 // channelMix is the feed-forward block (rwkv-math.md §5).
 func (e *Engine) channelMix(layer int, b *block, s *scratch, n int) {
 	c := e.cfg.Embd
-	e.normalize(s, n, b.ln2W, b.ln2B, e.state.FFNX[layer])
+	e.normalize(s, n, b.ln2W, b.ln2B, e.state.FFNX[layer], Point{layer, "ln2.out"})
 	xk, xr := s.mix[0], s.mix[1]
 	for t := range n {
 		cur, prev := s.norm[t*c:(t+1)*c], s.shifted(t, c)

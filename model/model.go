@@ -35,6 +35,11 @@
 //	v7             att.w1, att.w2 (in: tanh(w1.out)), att.a1, att.a2,
 //	               att.v1, att.v2 (layers ≥ 1 only), att.g1, att.g2 (in: σ(g1.out))
 //
+// and, without the .in/.out pair, ln1.out and ln2.out: each block's normalized inputs
+// to the time mix and the channel mix, which also become the token-shift states
+// (state{3l}, state{3l+2} in the exported graphs); a rewrite there is what the state
+// keeps.
+//
 // LoRA and mixing factors are stored (in, out) in checkpoints and run transposed, but
 // the hook sees the same activations either way. Where one activation feeds two
 // products (v7's xv feeds att.value and att.v1), a rewrite at the first point is what
