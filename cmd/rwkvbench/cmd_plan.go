@@ -22,7 +22,7 @@ plots) in the plan's report_dir.
 
 Running a plan again continues its latest run: recorded cells are skipped, failed
 cells retried. --force starts a fresh run. See README.md for the plan format.`)
-	planPath := fs.String("plan", "", "plan `file` (TOML)")
+	planPath := fs.String("plan", "", "plan `file`: TOML, or YAML (.yaml, .yml) with the same keys")
 	force := fs.Bool("force", false, "measure every cell again, in a new run")
 	source := fs.String("source", "", "rwkvbench source `dir` the agent is built from (default: the module around the working directory)")
 	adbPath := fs.String("adb", "", "adb `binary` (default: adb on PATH)")

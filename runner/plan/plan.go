@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"gopkg.in/yaml.v3"
 
 	"github.com/rwkvbench/rwkvbench/bench"
 	"github.com/rwkvbench/rwkvbench/model/precision"
@@ -30,22 +32,22 @@ import (
 type Plan struct {
 	// Name identifies the plan's run in the store; a re-run with the same name
 	// continues it.
-	Name string `toml:"name"`
+	Name string `toml:"name" yaml:"name"`
 	// Store is the results file; relative paths are from the plan file's folder.
-	Store string `toml:"store"`
+	Store string `toml:"store" yaml:"store"`
 	// ReportDir receives report.md, recommend.md and the plots.
-	ReportDir string `toml:"report_dir"`
+	ReportDir string `toml:"report_dir" yaml:"report_dir"`
 
-	Models     []Model  `toml:"model"`
-	Precisions []string `toml:"precisions"`
-	Devices    []Device `toml:"device"`
+	Models     []Model  `toml:"model" yaml:"model"`
+	Precisions []string `toml:"precisions" yaml:"precisions"`
+	Devices    []Device `toml:"device" yaml:"device"`
 	// Parallel bounds how many devices measure at once (0: all). Devices that share
 	// one CPU, as the host and emulated phones do, distort each other's timings when
 	// they run together; 1 runs them one after another.
-	Parallel int    `toml:"parallel"`
-	Bench    Bench  `toml:"bench"`
-	Eval     *Eval  `toml:"eval"`
-	Report   Report `toml:"report"`
+	Parallel int    `toml:"parallel" yaml:"parallel"`
+	Bench    Bench  `toml:"bench" yaml:"bench"`
+	Eval     *Eval  `toml:"eval" yaml:"eval"`
+	Report   Report `toml:"report" yaml:"report"`
 
 	// dir is the folder relative paths are resolved against.
 	dir string
@@ -53,76 +55,80 @@ type Plan struct {
 
 // Model is one checkpoint.
 type Model struct {
-	Name string `toml:"name"`
-	Path string `toml:"path"`
+	Name string `toml:"name" yaml:"name"`
+	Path string `toml:"path" yaml:"path"`
 }
 
 // Device is one place to run: the host ("local"), a phone or board over adb, a
 // Linux board over SSH, or an emulated adb device the plan starts itself.
 type Device struct {
 	// Kind is local, adb, ssh or emulated.
-	Kind string `toml:"kind"`
+	Kind string `toml:"kind" yaml:"kind"`
 	// Serial selects an adb device (adb -s); for ssh it is user@host[:port].
-	Serial string `toml:"serial"`
+	Serial string `toml:"serial" yaml:"serial"`
 	// ADBHost and ADBPort reach a remote adb server (adb -H/-P).
-	ADBHost string `toml:"adb_host"`
-	ADBPort int    `toml:"adb_port"`
+	ADBHost string `toml:"adb_host" yaml:"adb_host"`
+	ADBPort int    `toml:"adb_port" yaml:"adb_port"`
 	// SoC is the profile of an emulated device (SM8650, ...).
-	SoC string `toml:"soc"`
+	SoC string `toml:"soc" yaml:"soc"`
 	// Identity is the SSH private key file; KnownHosts the known_hosts file.
-	Identity   string `toml:"identity"`
-	KnownHosts string `toml:"known_hosts"`
+	Identity   string `toml:"identity" yaml:"identity"`
+	KnownHosts string `toml:"known_hosts" yaml:"known_hosts"`
 	// Backend is cpu (the reference engine, default) or qnn-htp: each model ×
 	// precision is then converted for the device's chip (from the artifact cache
 	// when it was converted before) with the SDK at $QNN_SDK_ROOT, and its context
 	// binaries and the SDK libraries are deployed with it.
-	Backend string `toml:"backend"`
+	Backend string `toml:"backend" yaml:"backend"`
 	// Perf is the HTP perf profile (burst, sustained_high_performance, balanced).
-	Perf string `toml:"perf"`
+	Perf string `toml:"perf" yaml:"perf"`
 }
 
 // Bench holds the benchmark settings every device runs.
 type Bench struct {
 	// Tests are llama-bench test names: ppN, tgN, ppN+tgM, ttft, load-cold,
 	// load-warm. Default: pp512, tg128, ttft, load-warm.
-	Tests []string `toml:"tests"`
+	Tests []string `toml:"tests" yaml:"tests"`
 	// Prompt is the ttft prompt length (default 512).
-	Prompt  int    `toml:"prompt"`
-	Reps    int    `toml:"reps"`   // measured runs per cell (default 5)
-	Warmup  int    `toml:"warmup"` // warm-up runs per cell (default 1)
-	Seed    uint64 `toml:"seed"`   // seed of the token inputs (default 1)
-	Threads int    `toml:"threads"`
+	Prompt  int    `toml:"prompt" yaml:"prompt"`
+	Reps    int    `toml:"reps" yaml:"reps"`     // measured runs per cell (default 5)
+	Warmup  int    `toml:"warmup" yaml:"warmup"` // warm-up runs per cell (default 1)
+	Seed    uint64 `toml:"seed" yaml:"seed"`     // seed of the token inputs (default 1)
+	Threads int    `toml:"threads" yaml:"threads"`
 }
 
 // Eval is the accuracy task every model × precision × device runs.
 type Eval struct {
-	Task string `toml:"task"` // lambada
+	Task string `toml:"task" yaml:"task"` // lambada
 	// Data is the LAMBADA file (jsonl or |-separated); relative to the plan file.
-	Data        string `toml:"data"`
-	Limit       int    `toml:"limit"`
-	PrefixToken *int   `toml:"prefix_token"` // default 0; -1 for none
+	Data        string `toml:"data" yaml:"data"`
+	Limit       int    `toml:"limit" yaml:"limit"`
+	PrefixToken *int   `toml:"prefix_token" yaml:"prefix_token"` // default 0; -1 for none
 }
 
 // Report shapes the final report.
 type Report struct {
-	Rows []string `toml:"rows"` // default model, precision
-	Cols []string `toml:"cols"` // default soc
+	Rows []string `toml:"rows" yaml:"rows"` // default model, precision
+	Cols []string `toml:"cols" yaml:"cols"` // default soc
 	// MaxAccDrop and MaxKLD bound what recommend accepts (defaults 1 point, 0.05).
-	MaxAccDrop *float64 `toml:"max_acc_drop"`
-	MaxKLD     *float64 `toml:"max_kld"`
+	MaxAccDrop *float64 `toml:"max_acc_drop" yaml:"max_acc_drop"`
+	MaxKLD     *float64 `toml:"max_kld" yaml:"max_kld"`
 	// Reference is the precision the bounds are measured against (default fp32).
-	Reference string `toml:"reference"`
+	Reference string `toml:"reference" yaml:"reference"`
 }
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// Read parses and checks a plan file (TOML).
+// Read parses and checks a plan file: YAML for .yaml and .yml, TOML otherwise.
 func Read(path string) (*Plan, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	p, err := Parse(raw, filepath.Dir(path))
+	parse := Parse
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".yaml" || ext == ".yml" {
+		parse = ParseYAML
+	}
+	p, err := parse(raw, filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", path, err)
 	}
@@ -142,6 +148,21 @@ func Parse(raw []byte, dir string) (*Plan, error) {
 			keys[i] = k.String()
 		}
 		return nil, fmt.Errorf("unknown keys: %s", strings.Join(keys, ", "))
+	}
+	p.dir = dir
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// ParseYAML is Parse for a plan written in YAML, with the same keys.
+func ParseYAML(raw []byte, dir string) (*Plan, error) {
+	var p Plan
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
 	}
 	p.dir = dir
 	if err := p.check(); err != nil {

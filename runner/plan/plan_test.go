@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -316,5 +317,28 @@ func TestParseRefusesNPUOnEmulatedPhone(t *testing.T) {
 	_, err := Parse([]byte("name = \"x\"\n[[model]]\nname = \"m\"\npath = \""+model+"\"\n[[device]]\nkind = \"emulated\"\nsoc = \"SM8650\"\nbackend = \"qnn-htp\""), t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "no NPU") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestYAMLPlanMatchesTOML: the same plan in YAML reads to the same settings.
+func TestYAMLPlanMatchesTOML(t *testing.T) {
+	model := fixtures.Path(t, "rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin")
+	toml := "name = \"x\"\nprecisions = [\"fp32\", \"a16w4\"]\nparallel = 1\n[[model]]\nname = \"m\"\npath = \"" + model +
+		"\"\n[[device]]\nkind = \"emulated\"\nsoc = \"SM8650\"\n[bench]\ntests = [\"pp8\"]\nreps = 2\n[eval]\ndata = \"d.jsonl\"\nprefix_token = -1\n"
+	yml := "name: x\nprecisions: [fp32, a16w4]\nparallel: 1\nmodel:\n  - name: m\n    path: " + model +
+		"\ndevice:\n  - kind: emulated\n    soc: SM8650\nbench:\n  tests: [pp8]\n  reps: 2\neval:\n  data: d.jsonl\n  prefix_token: -1\n"
+	a, err := Parse([]byte(toml), "/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseYAML([]byte(yml), "/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("TOML %+v\nYAML %+v", *a, *b)
+	}
+	if _, err := ParseYAML([]byte("name: x\ncolour: 1\n"), "/p"); err == nil || !strings.Contains(err.Error(), "colour") {
+		t.Errorf("unknown YAML key: err = %v", err)
 	}
 }
