@@ -43,6 +43,7 @@ Examples:
 	calib := fs.String("calib", "", "calibration text file (default: the built-in text)")
 	encFormat := fs.String("encodings-format", string(convert.Encodings100), "AIMET encodings format: legacy or 1.0.0")
 	name := fs.String("name", "", "graph and file name stem (default: the checkpoint's file name)")
+	w4Head := fs.Bool("w4-head", false, "a16w4: quantize the head to 4 bits too (by default it stays 8-bit, as in the original recipe)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ Examples:
 	var enc *precision.Encodings
 	if quantized && *emit != "onnx" {
 		fmt.Fprintf(e.stderr, "calibrating %s for %s on the CPU engine...\n", *name, *prec)
-		enc, err = calibrate(ctx, m, *prec, *calib)
+		enc, err = calibrate(ctx, m, *prec, *calib, *w4Head)
 		if err != nil {
 			return err
 		}
@@ -146,10 +147,18 @@ func lookupChips(names []string) ([]hexagon.Chip, error) {
 
 // calibrate computes a precision's encodings by running the CPU engine over the
 // calibration text.
-func calibrate(ctx context.Context, m *model.Model, prec, calibPath string) (*precision.Encodings, error) {
+func calibrate(ctx context.Context, m *model.Model, prec, calibPath string, w4Head bool) (*precision.Encodings, error) {
 	recipe, err := precision.Plan(m.Config, prec)
 	if err != nil {
 		return nil, err
+	}
+	if w4Head {
+		if prec != precision.A16W4 {
+			return nil, fmt.Errorf("--w4-head applies to a16w4, not %s", prec)
+		}
+		head := recipe.Weights["head.weight"]
+		head.Bits, head.MSE = 4, true
+		recipe.Weights["head.weight"] = head
 	}
 	var tokens []int
 	if calibPath == "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,7 @@ func TestConvertErrors(t *testing.T) {
 		{[]string{"convert", "--model", v7}, "--chip is required"},
 		{[]string{"convert", "--model", v7, "--chip", "SM1234"}, `chip "SM1234" is not in the catalog`},
 		{[]string{"convert", "--model", v7, "--chip", "SM8650", "--precision", "int2", "--dry-run"}, "precision"},
+		{[]string{"convert", "--model", fixtures.Path(t, "rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin"), "--chip", "SM8650", "--precision", "a16w8", "--w4-head", "--emit", "encodings", "--out", t.TempDir()}, "--w4-head applies to a16w4"},
 		{[]string{"convert", "--model", v7, "--chip", "SM8650", "--sdk", "", "--out", t.TempDir()}, "QNN_SDK_ROOT"},
 		{[]string{"convert", "--model", fixtures.Path(t, "golden/v5.pth"), "--chip", "SM8650", "--emit", "onnx", "--wkv", "customop", "--out", t.TempDir()}, "v7 only"},
 	}
@@ -52,5 +54,34 @@ func TestConvertErrors(t *testing.T) {
 		if code == 0 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want an error mentioning %q", tc.args, code, stderr, tc.want)
 		}
+	}
+}
+
+func TestConvertW4Head(t *testing.T) {
+	out := t.TempDir()
+	code, _, stderr := run(t, "convert", "--model", fixtures.Path(t, "rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin"), "--precision", "a16w4",
+		"--w4-head", "--chip", "SM8650", "--emit", "encodings", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "encodings", "tiny_rwkv_7v0_834K_FP32.encodings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Params []struct {
+			Name string `json:"name"`
+			BW   int    `json:"bw"`
+		} `json:"param_encodings"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	bits := map[string]int{}
+	for _, p := range f.Params {
+		bits[p.Name] = p.BW
+	}
+	if bits["head.weight"] != 4 || bits["blocks.0.att.key.weight"] != 4 || bits["blocks.0.att.w2"] != 8 {
+		t.Errorf("bit widths: head %d, att.key %d, att.w2 %d; want 4, 4, 8", bits["head.weight"], bits["blocks.0.att.key.weight"], bits["blocks.0.att.w2"])
 	}
 }
