@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,7 +70,7 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 	}
 
 	var bars *mpb.Progress
-	if showsProgress(e.stderr) && !*dryRun {
+	if isTerminal(e.stderr) && !*dryRun {
 		bars = mpb.NewWithContext(ctx, mpb.WithOutput(e.stderr))
 	}
 	builds := &agentBuilds{source: *source, prebuilt: *agentPath}
@@ -220,17 +219,4 @@ func shortName(name string) string {
 		return "…" + name[len(name)-39:]
 	}
 	return strings.TrimSpace(name)
-}
-
-// showsProgress reports whether w is a character device (a terminal), where
-// progress bars belong; pipes and files get the plain report only. (cmd_eval.go
-// has the same test as isTerminal; kept separate so the two files do not depend on
-// each other's internals while they are written.)
-func showsProgress(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

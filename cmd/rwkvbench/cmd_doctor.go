@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
+	"path"
 	"sort"
 
 	"github.com/rwkvbench/rwkvbench/qnn"
+	"github.com/rwkvbench/rwkvbench/runner"
+	"github.com/rwkvbench/rwkvbench/runner/deploy"
 )
 
 // runDoctor checks a host for the QNN SDK and libraries, or prints the binding's
@@ -19,7 +22,9 @@ func runDoctor(ctx context.Context, e *env, args []string) error {
 		"function-table slots the QNN binding uses, keyed by the QNN headers' names.")
 	abi := fs.Bool("abi", false, "print the binding's view of the QNN C ABI")
 	output := fs.StringP("output", "o", "text", "output format: text or json")
-	device := fs.String("device", "", "check an attached device (serial) instead of this host")
+	device := fs.String("device", "", "check this device (a serial from rwkvbench devices) instead of this host: the agent runs the checks there")
+	var ff fleetFlags
+	ff.register(fs)
 	root := fs.String("root", "/", "filesystem root holding sys/devices/soc0 and vendor/lib64")
 	libDir := fs.String("lib-dir", "", "directory with the QNN libraries (default $QNN_SDK_ROOT/lib/<target>, else .)")
 	load := fs.Bool("load", false, "load the libraries to read their provider API versions (host-built libraries only)")
@@ -35,13 +40,15 @@ func runDoctor(ctx context.Context, e *env, args []string) error {
 	if *abi {
 		return printABI(e, *output)
 	}
+	var findings []qnn.Finding
 	if *device != "" {
-		// The checks run on the device through the agent; until the device runner
-		// can ship them there, say so instead of checking the host by mistake.
-		return errors.New("doctor --device: checking a device needs the device runner, which this build does not have yet; " +
-			"copy the device's /sys/devices/soc0 and library directory and use --root and --lib-dir")
+		var err error
+		if findings, err = doctorDevice(ctx, &ff, *device); err != nil {
+			return err
+		}
+	} else {
+		findings = qnn.CheckHost(qnn.CheckOptions{Root: *root, LibDir: *libDir, SDKRoot: os.Getenv("QNN_SDK_ROOT"), Load: *load})
 	}
-	findings := qnn.CheckHost(qnn.CheckOptions{Root: *root, LibDir: *libDir, SDKRoot: os.Getenv("QNN_SDK_ROOT"), Load: *load})
 	if *output == "json" {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -92,4 +99,55 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// doctorDevice deploys the agent to the device and runs its -doctor mode there, in
+// the work directory where deploy puts the QNN libraries.
+func doctorDevice(ctx context.Context, ff *fleetFlags, serial string) ([]qnn.Finding, error) {
+	devs, err := ff.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(devs)
+	var d runner.Device
+	for _, fd := range devs {
+		if fd.serial == serial {
+			if fd.dev == nil {
+				return nil, fmt.Errorf("device %s is %s", serial, fd.state)
+			}
+			d = fd.dev
+		}
+	}
+	if d == nil {
+		return nil, fmt.Errorf("no device %s (rwkvbench devices lists them; --local DIR, --ssh and --connect add more)", serial)
+	}
+	info, err := d.Describe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plat, err := deploy.AgentPlatform(info, "")
+	if err != nil {
+		return nil, err
+	}
+	builds := &agentBuilds{source: "."}
+	agent, err := builds.get(ctx, plat)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := deploy.Deploy(ctx, d, []deploy.File{{Local: agent, Name: deploy.AgentName(plat)}}, deploy.Options{}); err != nil {
+		return nil, err
+	}
+	var out, errOut bytes.Buffer
+	cmd := runner.Cmd{Args: []string{path.Join(d.Workdir(), deploy.AgentName(plat)), "-doctor"},
+		Env: deploy.RunEnv(d.Workdir(), true), Stdout: &out, Stderr: &errOut}
+	if err := d.Run(ctx, cmd); err != nil {
+		return nil, fmt.Errorf("doctor on %s: %w: %s", serial, err, errOut.String())
+	}
+	var report struct {
+		Findings []qnn.Finding `json:"findings"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
+		return nil, fmt.Errorf("doctor on %s: the agent answered %q: %w", serial, oneLine(out.String()), err)
+	}
+	return report.Findings, nil
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rwkvbench/rwkvbench/qnn"
 )
 
 func TestDoctorABIJSON(t *testing.T) {
@@ -123,7 +125,7 @@ func TestDoctorFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"doctor", "-o", "yaml"}, "want text or json"},
-		{[]string{"doctor", "--device", "abc123"}, "device runner"},
+		{[]string{"doctor", "--device", "abc123", "--no-adb"}, "no device abc123"},
 		{[]string{"doctor", "extra"}, "unexpected arguments"},
 	}
 	for _, tt := range tests {
@@ -131,5 +133,34 @@ func TestDoctorFlags(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, tt.want) {
 			t.Errorf("%v: exit %d, %q", tt.args, code, stderr)
 		}
+	}
+}
+
+// TestDoctorDevice runs the checks on a device through the agent: here the local
+// device, a work directory on this host, where no QNN library was deployed — so the
+// agent's own findings come back and the missing backend library fails the check.
+func TestDoctorDevice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the agent")
+	}
+	dir := t.TempDir()
+	code, stdout, stderr := run(t, "doctor", "--device", "local", "--local", dir, "--no-adb", "-o", "json")
+	var report struct {
+		Findings []qnn.Finding `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
+		t.Fatalf("exit %d, stdout %q, stderr %q: %v", code, stdout, stderr, err)
+	}
+	found := false
+	for _, f := range report.Findings {
+		if strings.Contains(f.Detail, dir) || strings.Contains(f.Detail, "libQnnHtp") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("findings %+v do not speak of the device's work directory or its libraries", report.Findings)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rwkvbench-agent")); err != nil {
+		t.Errorf("the agent was not deployed to the device: %v", err)
 	}
 }

@@ -246,17 +246,6 @@ func progressLine(w io.Writer, terminal bool) func(eval.Progress) {
 	}
 }
 
-// isTerminal reports whether w is a character device, which is what a terminal
-// looks like to a process; pipes and files are not.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
 // atomicFile is written under a temporary name beside its final one and renamed
 // into place only by commit, so an interrupted run never leaves a file that looks
 // complete.

@@ -143,3 +143,14 @@ func runVersion(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintln(e.stdout, harnessVersion)
 	return nil
 }
+
+// isTerminal reports whether w is a character device (a terminal), where progress
+// lines and bars belong; pipes and files get plain output only.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

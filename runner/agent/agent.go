@@ -12,6 +12,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -38,8 +39,23 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stdout, "rwkvbench-agent %s protocol %d %s %s/%s\n", Version, agentproto.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
 	}
+	if len(args) == 1 && args[0] == "-doctor" {
+		// The QNN checks of `rwkvbench doctor`, run on the device itself: its SoC,
+		// the libraries deployed beside the agent, the op package, FastRPC.
+		wd, err := os.Getwd()
+		if err != nil {
+			fmt.Fprintf(stderr, "rwkvbench-agent: %v\n", err)
+			return 1
+		}
+		findings := qnn.CheckHost(qnn.CheckOptions{Root: "/", LibDir: wd, Load: qnn.Available()})
+		if err := json.NewEncoder(stdout).Encode(map[string]any{"findings": findings}); err != nil {
+			fmt.Fprintf(stderr, "rwkvbench-agent: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if len(args) > 0 {
-		fmt.Fprintf(stderr, "rwkvbench-agent: unexpected arguments %q; the agent takes jobs on stdin (see -version)\n", args)
+		fmt.Fprintf(stderr, "rwkvbench-agent: unexpected arguments %q; the agent takes jobs on stdin (see -version, -doctor)\n", args)
 		return 2
 	}
 	if err := agentproto.Serve(ctx, stdin, stdout, hello(), execute); err != nil {
