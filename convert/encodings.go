@@ -47,6 +47,15 @@ type listEntry struct {
 	IsSym   bool      `json:"is_sym"`
 	Offset  []int64   `json:"offset"`
 	Scale   []float64 `json:"scale"`
+	// LPBQ entries (enc_type "LPBQ"): bw is the decompressed width of the block
+	// scales (8), compressed_bw the weights' (4); scale and offset are per channel
+	// and per_block_int_scale holds each block's multiplier, channel-major. The
+	// facts confirm compressed_bw and "block information"; block_size and
+	// per_block_int_scale are our reading of AIMET's layout, not confirmed against
+	// an AIMET export.
+	CompressedBW     int     `json:"compressed_bw,omitempty"`
+	BlockSize        int     `json:"block_size,omitempty"`
+	PerBlockIntScale []uint8 `json:"per_block_int_scale,omitempty"`
 }
 
 type legacyFile struct {
@@ -65,12 +74,16 @@ type listFile struct {
 	Version        string         `json:"version"`
 }
 
-// encoded is the format-neutral form: per tensor, one or more channels.
+// encoded is the format-neutral form: per tensor, one or more channels, and for
+// LPBQ the block multipliers.
 type encoded struct {
 	bits   int
 	sym    bool
 	scales []float64
 	offset []int64
+
+	blockSize   int
+	blockScales []uint8
 }
 
 // collect turns precision encodings into per-tensor entries under the graph's names:
@@ -79,7 +92,7 @@ type encoded struct {
 func collect(enc precision.Encodings, g *Graph, layers []int) (params, acts map[string]encoded, err error) {
 	params, acts = map[string]encoded{}, map[string]encoded{}
 	for name, w := range enc.Weights {
-		e := encoded{bits: w.Bits, sym: true}
+		e := encoded{bits: w.Bits, sym: true, blockSize: w.BlockSize, blockScales: w.BlockScales}
 		low := -int64(1) << (w.Bits - 1)
 		for _, s := range w.Scales {
 			e.scales = append(e.scales, float64(s))
@@ -132,6 +145,11 @@ func MarshalEncodings(enc precision.Encodings, g *Graph, spec GraphSpec, cfg mod
 	}
 	switch format {
 	case EncodingsLegacy:
+		for name, e := range params {
+			if e.blockSize > 0 {
+				return nil, fmt.Errorf("parameter %s is blockwise (LPBQ), which only the %s format can express", name, Encodings100)
+			}
+		}
 		f := legacyFile{Activation: map[string][]legacyEntry{}, Param: map[string][]legacyEntry{}, ExcludedLayers: []string{}, QuantizerArgs: quantizerArgs(enc), Version: "0.6.1"}
 		for name, e := range acts {
 			f.Activation[name] = legacyEntries(e)
@@ -176,6 +194,10 @@ func legacyEntries(e encoded) []legacyEntry {
 }
 
 func listEntryOf(name string, e encoded, encType string) listEntry {
+	if e.blockSize > 0 {
+		return listEntry{Name: name, BW: precision.LPBQDecompressedBits, Dtype: "INT", EncType: "LPBQ", IsSym: true, Offset: e.offset, Scale: e.scales,
+			CompressedBW: e.bits, BlockSize: e.blockSize, PerBlockIntScale: e.blockScales}
+	}
 	if len(e.scales) == 1 {
 		encType = "PER_TENSOR"
 	}
@@ -213,6 +235,10 @@ func UnmarshalEncodings(data []byte, g *Graph, recipe precision.Recipe) (precisi
 			return precision.Encodings{}, fmt.Errorf("encodings (1.0.0 format): %w", err)
 		}
 		for _, e := range f.Param {
+			if e.EncType == "LPBQ" {
+				params[e.Name] = encoded{bits: e.CompressedBW, sym: e.IsSym, scales: e.Scale, offset: e.Offset, blockSize: e.BlockSize, blockScales: e.PerBlockIntScale}
+				continue
+			}
 			params[e.Name] = encoded{bits: e.BW, sym: e.IsSym, scales: e.Scale, offset: e.Offset}
 		}
 		for _, e := range f.Activation {
@@ -249,7 +275,10 @@ func UnmarshalEncodings(data []byte, g *Graph, recipe precision.Recipe) (precisi
 		if len(e.scales) == 0 || !e.sym || e.bits != spec.Bits {
 			return precision.Encodings{}, fmt.Errorf("encodings: parameter %s: %d-bit symmetric=%v with %d scales, recipe wants %d-bit symmetric", name, e.bits, e.sym, len(e.scales), spec.Bits)
 		}
-		w := precision.WeightEncoding{Bits: e.bits, InputAxis: spec.InputAxis, Scales: make([]float32, len(e.scales))}
+		if e.blockSize != spec.BlockSize {
+			return precision.Encodings{}, fmt.Errorf("encodings: parameter %s: block size %d, recipe wants %d", name, e.blockSize, spec.BlockSize)
+		}
+		w := precision.WeightEncoding{Bits: e.bits, InputAxis: spec.InputAxis, Scales: make([]float32, len(e.scales)), BlockSize: e.blockSize, BlockScales: e.blockScales}
 		for i, s := range e.scales {
 			if !(s > 0) || math.IsInf(s, 0) {
 				return precision.Encodings{}, fmt.Errorf("encodings: parameter %s channel %d: scale %v", name, i, s)

@@ -214,3 +214,58 @@ func TestTokenShiftEncodingsAreTied(t *testing.T) {
 		}
 	}
 }
+
+// TestLPBQEncodingsRoundTrip: blockwise (LPBQ) a16w4 encodings written in the 1.0.0
+// format read back to the same fake-quantized logits; the legacy format, which has
+// no way to say "blockwise", refuses them.
+func TestLPBQEncodingsRoundTrip(t *testing.T) {
+	set, cfg, g := loadGoldenV7(t)
+	m, err := model.FromSet(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipe, err := precision.Plan(cfg, "a16w4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recipe, err = recipe.WithLPBQ(16); err != nil {
+		t.Fatal(err)
+	}
+	ranges, err := precision.Calibrate(context.Background(), m, g.Tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := precision.Encode(set, recipe, ranges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := GraphSpec{SeqLen: 1, Chunks: 1, Chunk: 1}
+	graph, err := ExportGraph(set, cfg, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MarshalEncodings(enc, graph, spec, cfg, EncodingsLegacy); err == nil || !strings.Contains(err.Error(), "LPBQ") {
+		t.Errorf("legacy format with LPBQ: err = %v", err)
+	}
+	raw, err := MarshalEncodings(enc, graph, spec, cfg, Encodings100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"enc_type": "LPBQ"`) || !strings.Contains(string(raw), `"compressed_bw": 4`) {
+		t.Error("no LPBQ entry with compressed_bw 4 in the 1.0.0 file")
+	}
+	back, err := UnmarshalEncodings(raw, graph, recipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := logitsWith(t, m, enc, g.Tokens), logitsWith(t, m, back, g.Tokens)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("logit %d = %v after the round trip, %v before", i, got[i], want[i])
+		}
+	}
+	plain, _ := precision.Plan(cfg, "a16w4")
+	if _, err := UnmarshalEncodings(raw, graph, plain); err == nil || !strings.Contains(err.Error(), "block size") {
+		t.Errorf("LPBQ file against a per-channel recipe: err = %v", err)
+	}
+}

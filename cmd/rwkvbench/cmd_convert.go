@@ -43,6 +43,7 @@ Examples:
 	calib := fs.String("calib", "", "calibration text file (default: the built-in text)")
 	encFormat := fs.String("encodings-format", string(convert.Encodings100), "AIMET encodings format: legacy or 1.0.0")
 	name := fs.String("name", "", "graph and file name stem (default: the checkpoint's file name)")
+	lpbq := fs.Int("lpbq-block", 0, "a16w4: encode the 4-bit weights blockwise (LPBQ) in blocks of this `size` along the input (16 or 32 in the original project; 0: per channel)")
 	w4Head := fs.Bool("w4-head", false, "a16w4: quantize the head to 4 bits too (by default it stays 8-bit, as in the original recipe)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -106,7 +107,7 @@ Examples:
 	var enc *precision.Encodings
 	if quantized && *emit != "onnx" {
 		fmt.Fprintf(e.stderr, "calibrating %s for %s on the CPU engine...\n", *name, *prec)
-		enc, err = calibrate(ctx, m, *prec, *calib, *w4Head)
+		enc, err = calibrate(ctx, m, *prec, *calib, *w4Head, *lpbq)
 		if err != nil {
 			return err
 		}
@@ -147,7 +148,7 @@ func lookupChips(names []string) ([]hexagon.Chip, error) {
 
 // calibrate computes a precision's encodings by running the CPU engine over the
 // calibration text.
-func calibrate(ctx context.Context, m *model.Model, prec, calibPath string, w4Head bool) (*precision.Encodings, error) {
+func calibrate(ctx context.Context, m *model.Model, prec, calibPath string, w4Head bool, lpbqBlock int) (*precision.Encodings, error) {
 	recipe, err := precision.Plan(m.Config, prec)
 	if err != nil {
 		return nil, err
@@ -159,6 +160,11 @@ func calibrate(ctx context.Context, m *model.Model, prec, calibPath string, w4He
 		head := recipe.Weights["head.weight"]
 		head.Bits, head.MSE = 4, true
 		recipe.Weights["head.weight"] = head
+	}
+	if lpbqBlock != 0 {
+		if recipe, err = recipe.WithLPBQ(lpbqBlock); err != nil {
+			return nil, err
+		}
 	}
 	var tokens []int
 	if calibPath == "" {

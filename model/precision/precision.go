@@ -44,6 +44,9 @@ type WeightSpec struct {
 	// MSE chooses each channel's range by the squared-error search of
 	// EncodeWeightMSE instead of min-max; the recipes use it at 4 bits.
 	MSE bool
+	// BlockSize, when non-zero, encodes the weight blockwise (LPBQ); see
+	// Recipe.WithLPBQ.
+	BlockSize int
 }
 
 // Recipe is a precision before it meets the weights and the calibration data: which
@@ -58,6 +61,29 @@ type Recipe struct {
 	// Float16 rounds every weight without an integer encoding, and every
 	// activation point without one, to IEEE half: the NPU's float path.
 	Float16 bool
+}
+
+// WithLPBQ returns the recipe with its 4-bit weights encoded blockwise (LPBQ, block
+// scales decompressed to 8 bits) in blocks of the given size along the input axis,
+// as the original project does for large models (16 by default there, 32 for 2.9B).
+func (r Recipe) WithLPBQ(block int) (Recipe, error) {
+	if block < 1 {
+		return r, fmt.Errorf("LPBQ block size %d, want at least 1", block)
+	}
+	out := r
+	out.Weights = make(map[string]WeightSpec, len(r.Weights))
+	four := 0
+	for k, w := range r.Weights {
+		if w.Bits == 4 {
+			w.BlockSize, w.MSE = block, false
+			four++
+		}
+		out.Weights[k] = w
+	}
+	if four == 0 {
+		return r, fmt.Errorf("precision %s has no 4-bit weights for LPBQ", r.Precision)
+	}
+	return out, nil
 }
 
 // Simulated reports whether running the recipe on the CPU is a simulation (every
@@ -179,11 +205,15 @@ func Encode(set *tensor.Set, r Recipe, ranges Ranges) (Encodings, error) {
 		if err != nil {
 			return Encodings{}, fmt.Errorf("precision %s: %w", r.Precision, err)
 		}
-		encode := EncodeWeight
-		if spec.MSE {
-			encode = EncodeWeightMSE
+		var w WeightEncoding
+		switch {
+		case spec.BlockSize > 0:
+			w, err = EncodeWeightLPBQ(t.Data, t.Shape, spec.InputAxis, spec.Bits, spec.BlockSize)
+		case spec.MSE:
+			w, err = EncodeWeightMSE(t.Data, t.Shape, spec.InputAxis, spec.Bits)
+		default:
+			w, err = EncodeWeight(t.Data, t.Shape, spec.InputAxis, spec.Bits)
 		}
-		w, err := encode(t.Data, t.Shape, spec.InputAxis, spec.Bits)
 		if err != nil {
 			return Encodings{}, fmt.Errorf("precision %s: %s: tensor %s: %w", r.Precision, set.Path, key, err)
 		}

@@ -571,3 +571,80 @@ func TestEncodeWeightMSE(t *testing.T) {
 		t.Error("no channel's range was clipped below its largest value")
 	}
 }
+
+// TestEncodeWeightLPBQ: blockwise scales are integer multiples (1..16 for 4 bits) of
+// the channel scale, the block with the largest weights gets 16, and the blockwise
+// grid fits a channel whose blocks differ in range better than per-channel 4 bits.
+func TestEncodeWeightLPBQ(t *testing.T) {
+	const rows, cols, block = 4, 64, 16
+	data := make([]float32, rows*cols)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for r := range rows {
+		for c := range cols {
+			scale := 0.01
+			if c < block {
+				scale = 0.2 // the first block of every row is much wider
+			}
+			data[r*cols+c] = float32(rng.NormFloat64() * scale)
+		}
+	}
+	shape := []int{rows, cols}
+	lpbq, err := EncodeWeightLPBQ(data, shape, 1, 4, block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lpbq.BlockScales) != rows*cols/block {
+		t.Fatalf("%d block scales, want %d", len(lpbq.BlockScales), rows*cols/block)
+	}
+	for r := range rows {
+		if got := lpbq.BlockScales[r*4]; got != 16 {
+			t.Errorf("row %d: widest block multiplier %d, want 16", r, got)
+		}
+		for b := 1; b < 4; b++ {
+			if m := lpbq.BlockScales[r*4+b]; m < 1 || m > 4 {
+				t.Errorf("row %d block %d: multiplier %d, want a small one for a narrow block", r, b, m)
+			}
+		}
+	}
+	perChannel, err := EncodeWeight(data, shape, 1, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qa, err := lpbq.FakeQuantize(data, shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qb, _ := perChannel.FakeQuantize(data, shape)
+	// The wide blocks get the same grid either way; the narrow ones are where a
+	// per-channel 4-bit grid rounds everything to zero and LPBQ does not.
+	var ea, eb, narrowA, narrowB float64
+	for i := range data {
+		da, db := math.Pow(float64(qa[i]-data[i]), 2), math.Pow(float64(qb[i]-data[i]), 2)
+		ea, eb = ea+da, eb+db
+		if i%cols >= block {
+			narrowA, narrowB = narrowA+da, narrowB+db
+		}
+	}
+	if !(ea < eb) || !(narrowA < narrowB/10) {
+		t.Errorf("LPBQ error %g (narrow blocks %g), per-channel %g (%g): want blockwise lower, and far lower on the narrow blocks", ea, narrowA, eb, narrowB)
+	}
+	r, err := Plan(tinyConfigForLPBQ(), A16W4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.WithLPBQ(0); err == nil {
+		t.Error("block size 0 accepted")
+	}
+	r8, _ := Plan(tinyConfigForLPBQ(), A16W8)
+	if _, err := r8.WithLPBQ(16); err == nil {
+		t.Error("LPBQ on a recipe without 4-bit weights accepted")
+	}
+	rl, err := r.WithLPBQ(32)
+	if err != nil || rl.Weights["blocks.0.att.key.weight"].BlockSize != 32 || rl.Weights["blocks.0.att.w2"].BlockSize != 0 {
+		t.Errorf("WithLPBQ: %v, key %+v, w2 %+v", err, rl.Weights["blocks.0.att.key.weight"], rl.Weights["blocks.0.att.w2"])
+	}
+}
+
+func tinyConfigForLPBQ() model.Config {
+	return model.Config{Version: model.V7, Layers: 2, Embd: 64, Heads: 1, HeadSize: 64, FFN: 256, Vocab: 256}
+}

@@ -33,6 +33,63 @@ type WeightEncoding struct {
 	// along all the other axes (for an (out, in) matrix, one row).
 	InputAxis int
 	Scales    []float32
+	// BlockSize, when non-zero, makes the encoding blockwise (LPBQ, the HTP's
+	// low-power blockwise quantization): each run of BlockSize weights along the
+	// input axis has the scale Scales[c]·BlockScales[c·blocks+b], an integer
+	// multiplier in 1..2^(8−Bits), so that the block scales decompress to 8 bits.
+	BlockSize   int
+	BlockScales []uint8
+}
+
+// LPBQDecompressedBits is the bit width LPBQ block scales decompress to.
+const LPBQDecompressedBits = 8
+
+// EncodeWeightLPBQ computes a blockwise (LPBQ) encoding: per block the ideal scale
+// covers the block's largest magnitude; the channel scale is the largest ideal over
+// 2^(8−bits), and each block takes the smallest multiplier of it that covers the
+// block.
+func EncodeWeightLPBQ(data []float32, shape []int, inputAxis, bits, block int) (WeightEncoding, error) {
+	if bits < 2 || bits >= LPBQDecompressedBits {
+		return WeightEncoding{}, fmt.Errorf("LPBQ bit width %d, want 2 to %d", bits, LPBQDecompressedBits-1)
+	}
+	if block < 1 {
+		return WeightEncoding{}, fmt.Errorf("LPBQ block size %d, want at least 1", block)
+	}
+	outer, along, inner, err := channels(shape, inputAxis)
+	if err != nil {
+		return WeightEncoding{}, err
+	}
+	if outer*along*inner != len(data) {
+		return WeightEncoding{}, fmt.Errorf("shape %v needs %d values, have %d", shape, outer*along*inner, len(data))
+	}
+	blocks := (along + block - 1) / block
+	maxMult := float64(int(1) << (LPBQDecompressedBits - bits))
+	enc := WeightEncoding{Bits: bits, InputAxis: inputAxis, Scales: make([]float32, outer*inner), BlockSize: block, BlockScales: make([]uint8, outer*inner*blocks)}
+	ideal := make([]float64, blocks)
+	for o := range outer {
+		for j := range inner {
+			c := o*inner + j
+			top := 0.0
+			for b := range blocks {
+				m := 0.0
+				for k := b * block; k < min(along, (b+1)*block); k++ {
+					m = math.Max(m, math.Abs(float64(data[(o*along+k)*inner+j])))
+				}
+				ideal[b] = m / qmax(bits)
+				top = math.Max(top, ideal[b])
+			}
+			chanScale := top / maxMult
+			enc.Scales[c] = float32(chanScale)
+			for b := range blocks {
+				mult := 1.0
+				if chanScale > 0 {
+					mult = math.Max(1, math.Min(maxMult, math.Ceil(ideal[b]/float64(float32(chanScale))-1e-9)))
+				}
+				enc.BlockScales[c*blocks+b] = uint8(mult)
+			}
+		}
+	}
+	return enc, nil
 }
 
 // qmax is the largest code of a symmetric grid of the given bits.
@@ -149,12 +206,22 @@ func (enc WeightEncoding) FakeQuantize(data []float32, shape []int) ([]float32, 
 		return nil, fmt.Errorf("weight bit width %d, want 2 to 16", enc.Bits)
 	}
 	top := qmax(enc.Bits)
+	blocks := 0
+	if enc.BlockSize > 0 {
+		blocks = (along + enc.BlockSize - 1) / enc.BlockSize
+		if len(enc.BlockScales) != outer*inner*blocks {
+			return nil, fmt.Errorf("%d block scales for %d channels of %d blocks", len(enc.BlockScales), outer*inner, blocks)
+		}
+	}
 	out := make([]float32, len(data))
 	for o := range outer {
 		for k := range along {
 			base := (o*along + k) * inner
 			for j := range inner {
 				scale := float64(enc.Scales[o*inner+j])
+				if blocks > 0 {
+					scale *= float64(enc.BlockScales[(o*inner+j)*blocks+k/enc.BlockSize])
+				}
 				if scale == 0 {
 					continue
 				}
