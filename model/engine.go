@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/rwkvbench/rwkvbench/model/kernel"
+	"github.com/rwkvbench/rwkvbench/model/kernel/simd"
 )
 
 // layerNormEps is the epsilon of every LayerNorm (ln0, ln1, ln2, ln_out) in all
@@ -31,6 +32,13 @@ type Options struct {
 	// GroupNormEps, if positive, replaces the model's ln_x epsilon. It exists for
 	// fixtures made by runtimes that use another value (rwkv.cpp's v5 uses 1e-5).
 	GroupNormEps float32
+	// WeightStorage is how the engine keeps the large projection weights (receptance,
+	// key, value, output, gate, channel mix, head): "f32" (or empty) uses the model's
+	// float32 weights and is the reference; "f16" and "int8" (one scale per row) keep
+	// converted copies owned by the engine, which halve or quarter decode's memory
+	// traffic at the cost of rounding the weights (not the activations). LoRA and
+	// mixing factors, under 1% of the bytes, stay float32.
+	WeightStorage string
 }
 
 // Engine runs a Model on the host CPU in float32. It implements Session. An Engine is
@@ -42,6 +50,9 @@ type Engine struct {
 	pool  *kernel.Pool
 	state *State
 	buf   scratch
+
+	scan                    scanArgs
+	scan56Heads, scan7Heads func(lo, hi int) // scan56Range and scan7Range, bound once
 }
 
 var _ Session = (*Engine)(nil)
@@ -58,13 +69,22 @@ func NewEngine(m *Model, opts Options) (*Engine, error) {
 	if opts.GroupNormEps > 0 {
 		cfg.GroupNormEps = opts.GroupNormEps
 	}
-	return &Engine{
+	storage, err := kernel.ParseStorage(opts.WeightStorage)
+	if err != nil {
+		return nil, fmt.Errorf("new engine: %w", err)
+	}
+	if m, err = m.withStorage(storage); err != nil {
+		return nil, fmt.Errorf("new engine: %w", err)
+	}
+	e := &Engine{
 		model: m,
 		cfg:   cfg,
 		hook:  opts.Hook,
 		pool:  kernel.NewPool(opts.Threads),
 		state: NewState(cfg),
-	}, nil
+	}
+	e.scan56Heads, e.scan7Heads = e.scan56Range, e.scan7Range
+	return e, nil
 }
 
 // Config returns the model configuration the engine runs, with the group-norm
@@ -368,29 +388,36 @@ func (e *Engine) mixV6(layer int, b *block, s *scratch, n int) {
 // S is [h][key i][value j]; the decay belongs to the key channel. decay holds one
 // row per token (stride C) or a single row for all tokens (stride 0).
 func (e *Engine) scan56(state []float32, s *scratch, n int, decay []float32, stride int, bonus []float32) {
-	c, hs := e.cfg.Embd, e.cfg.HeadSize
-	e.pool.Run(e.cfg.Heads, n*c*hs/(1<<14), func(lo, hi int) {
-		for h := lo; h < hi; h++ {
-			S := state[h*hs*hs : (h+1)*hs*hs]
-			u := bonus[h*hs : (h+1)*hs]
-			for t := range n {
-				o := t*c + h*hs
-				r, k, v := s.r[o:o+hs], s.k[o:o+hs], s.v[o:o+hs]
-				w := decay[t*stride+h*hs : t*stride+(h+1)*hs]
-				y := s.y[o : o+hs]
-				clear(y)
-				for i := range hs {
-					ri, ki, ui, wi := r[i], k[i], u[i], w[i]
-					row := S[i*hs : (i+1)*hs]
-					for j, vj := range v[:hs] {
-						kv := ki * vj
-						y[j] += ri * (ui*kv + row[j])
-						row[j] = wi*row[j] + kv
-					}
-				}
-			}
+	e.scan = scanArgs{state: state, s: s, n: n, decay: decay, stride: stride, bonus: bonus}
+	e.pool.Run(e.cfg.Heads, n*e.cfg.Embd*e.cfg.HeadSize/(1<<14), e.scan56Heads)
+	e.scan = scanArgs{}
+}
+
+// scanArgs are the operands of the WKV scan in flight. They live in the Engine, and
+// the per-head loops are method values bound once in NewEngine, so that a token
+// step allocates nothing.
+type scanArgs struct {
+	state  []float32
+	s      *scratch
+	n      int
+	decay  []float32 // v5.2/v6
+	stride int       // v5.2/v6
+	bonus  []float32 // v5.2/v6
+	b      []float32 // v7: kk⊙a
+}
+
+func (e *Engine) scan56Range(lo, hi int) {
+	a, c, hs := &e.scan, e.cfg.Embd, e.cfg.HeadSize
+	s := a.s
+	for h := lo; h < hi; h++ {
+		S := a.state[h*hs*hs : (h+1)*hs*hs]
+		u := a.bonus[h*hs : (h+1)*hs]
+		for t := range a.n {
+			o := t*c + h*hs
+			w := a.decay[t*a.stride+h*hs : t*a.stride+(h+1)*hs]
+			simd.WKV5(S, s.r[o:o+hs], s.k[o:o+hs], s.v[o:o+hs], w, u, s.y[o:o+hs])
 		}
-	})
+	}
 }
 
 // timeMix7 is the v7 attention block (rwkv-math.md §4.3).
@@ -509,32 +536,21 @@ func (e *Engine) scan7(state []float32, s *scratch, n int) {
 	for j := range s.kk[:n*c] {
 		bv[j] = s.kk[j] * s.a[j]
 	}
-	e.pool.Run(e.cfg.Heads, n*c*hs/(1<<14), func(lo, hi int) {
-		for h := lo; h < hi; h++ {
-			S := state[h*hs*hs : (h+1)*hs*hs]
-			for t := range n {
-				o := t*c + h*hs
-				r, w, k, v := s.r[o:o+hs], s.w[o:o+hs], s.k[o:o+hs], s.v[o:o+hs]
-				kk, b := s.kk[o:o+hs], bv[o:o+hs]
-				y := s.y[o : o+hs]
-				for i := range hs {
-					row := S[i*hs : (i+1)*hs]
-					var sa float32
-					for j, kj := range kk[:hs] {
-						sa -= row[j] * kj
-					}
-					vi := v[i]
-					var yi float32
-					for j := range row {
-						x := row[j]*w[j] + sa*b[j] + vi*k[j]
-						row[j] = x
-						yi += x * r[j]
-					}
-					y[i] = yi
-				}
-			}
+	e.scan = scanArgs{state: state, s: s, n: n, b: bv}
+	e.pool.Run(e.cfg.Heads, n*c*hs/(1<<14), e.scan7Heads)
+	e.scan = scanArgs{}
+}
+
+func (e *Engine) scan7Range(lo, hi int) {
+	a, c, hs := &e.scan, e.cfg.Embd, e.cfg.HeadSize
+	s := a.s
+	for h := lo; h < hi; h++ {
+		S := a.state[h*hs*hs : (h+1)*hs*hs]
+		for t := range a.n {
+			o := t*c + h*hs
+			simd.WKV7(S, s.r[o:o+hs], s.w[o:o+hs], s.k[o:o+hs], s.v[o:o+hs], s.kk[o:o+hs], a.b[o:o+hs], s.y[o:o+hs])
 		}
-	})
+	}
 }
 
 // channelMix is the feed-forward block (rwkv-math.md §5).

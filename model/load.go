@@ -16,6 +16,7 @@ import (
 	"github.com/rwkvbench/rwkvbench/model/pth"
 	"github.com/rwkvbench/rwkvbench/model/rwkvcpp"
 	"github.com/rwkvbench/rwkvbench/model/safetensors"
+	"github.com/rwkvbench/rwkvbench/model/synthetic"
 	"github.com/rwkvbench/rwkvbench/model/tensor"
 )
 
@@ -75,8 +76,17 @@ type block struct {
 
 // Load reads a checkpoint, recognizing its container by its first bytes: a zip
 // archive is a PyTorch .pth, "fmgg" an rwkv.cpp .bin, and an 8-byte length followed by
-// '{' a safetensors file.
+// '{' a safetensors file. A path "synthetic:<name>" (for example synthetic:v7-0.1b)
+// builds random weights of a released model's shape instead (package synthetic), for
+// speed measurements without a download.
 func Load(path string) (*Model, error) {
+	if name, ok := strings.CutPrefix(path, synthetic.PathPrefix); ok {
+		set, err := synthetic.New(name)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", path, err)
+		}
+		return FromSet(set)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
@@ -109,6 +119,41 @@ func Load(path string) (*Model, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// withStorage returns m itself for float32 storage, otherwise a model sharing
+// everything with m except the large projection matrices, which are converted
+// copies (see Options.WeightStorage).
+func (m *Model) withStorage(s kernel.Storage) (*Model, error) {
+	if s == kernel.F32 {
+		return m, nil
+	}
+	out := *m
+	out.blocks = slices.Clone(m.blocks)
+	convert := func(l *linear) error {
+		if l.m == nil {
+			return nil
+		}
+		c, err := l.m.Convert(s)
+		if err != nil {
+			return fmt.Errorf("%s: layer %d %s: %w", m.Path, l.in.Layer, strings.TrimSuffix(l.in.Name, ".in"), err)
+		}
+		l.m = c
+		return nil
+	}
+	for i := range out.blocks {
+		b := &out.blocks[i]
+		for _, l := range []*linear{&b.receptance, &b.key, &b.value, &b.output, &b.gate,
+			&b.ffnKey, &b.ffnValue, &b.ffnReceptance} {
+			if err := convert(l); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := convert(&out.head); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // Close releases the checkpoint's storage (a memory mapping, if the reader made one).

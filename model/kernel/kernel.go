@@ -6,20 +6,94 @@
 // later change can add assembly or 16-bit and 8-bit weight storage without touching
 // the model.
 //
-// The implementation here is portable Go: float32 storage, dot products with eight
-// independent accumulators (fast, and more accurate than one running sum), work split
-// by output rows across a persistent Pool of goroutines.
+// The products themselves run in package simd: hand-written AVX2/FMA (amd64) and NEON
+// (arm64) assembly where the CPU has it, detected at run time, and portable Go
+// otherwise. Weights may be stored as float32 (the reference), IEEE half or int8 with a
+// scale per row; the narrow types are widened inside the kernel, so they halve or
+// quarter the memory traffic of decode, which is bandwidth-bound. Work is split by
+// blocks of four output rows across a persistent Pool of goroutines.
 package kernel
 
 import (
 	"fmt"
 	"sync"
+
+	"github.com/rwkvbench/rwkvbench/model/kernel/simd"
 )
 
-// Matrix is a dense row-major float32 matrix applied as y = W·x.
+// Matrix is a dense row-major matrix applied as y = W·x, its weights stored as
+// float32 (Data) or, after Convert, as half-precision or int8.
 type Matrix struct {
 	Rows, Cols int
-	Data       []float32 // Rows*Cols values, row o at Data[o*Cols:]
+	// Data holds Rows*Cols values, row o at Data[o*Cols:], when the storage is F32;
+	// it is nil for the other storage types.
+	Data []float32
+
+	storage Storage
+	half    []uint16  // F16: IEEE half bit patterns, row-major
+	quant   []int8    // Int8: row-major
+	scale   []float32 // Int8: W[o][i] = scale[o]·quant[o·Cols+i]
+}
+
+// Storage is how a Matrix keeps its weights.
+type Storage string
+
+// The weight storage types. F32 is exact and the reference; F16 rounds each weight to
+// the nearest half (relative error ≤ 2^-11, magnitudes beyond 65504 overflow); Int8
+// quantizes each row symmetrically to ±127 steps of max|row|/127 (error ≤ half a
+// step). Activations stay float32 in every case.
+const (
+	F32  Storage = "f32"
+	F16  Storage = "f16"
+	Int8 Storage = "int8"
+)
+
+// ParseStorage accepts "f32", "f16" or "int8"; "" means F32.
+func ParseStorage(s string) (Storage, error) {
+	switch Storage(s) {
+	case "", F32:
+		return F32, nil
+	case F16, Int8:
+		return Storage(s), nil
+	}
+	return "", fmt.Errorf("weight storage %q: want f32, f16 or int8", s)
+}
+
+// Storage returns how the matrix keeps its weights.
+func (m *Matrix) Storage() Storage {
+	if m.storage == "" {
+		return F32
+	}
+	return m.storage
+}
+
+// Bytes is the size of the stored weights (and scales), what one product reads.
+func (m *Matrix) Bytes() int64 {
+	return int64(4*len(m.Data) + 2*len(m.half) + len(m.quant) + 4*len(m.scale))
+}
+
+// Convert returns a copy of a float32 matrix stored as s; F32 returns m itself. Only
+// float32 matrices convert: rounding twice would compound the error.
+func (m *Matrix) Convert(s Storage) (*Matrix, error) {
+	if s == F32 || s == "" {
+		return m, nil
+	}
+	if m.Storage() != F32 {
+		return nil, fmt.Errorf("convert %dx%d matrix to %s: it is stored as %s, not f32", m.Rows, m.Cols, s, m.Storage())
+	}
+	out := &Matrix{Rows: m.Rows, Cols: m.Cols, storage: s}
+	switch s {
+	case F16:
+		out.half = make([]uint16, len(m.Data))
+		simd.FromFloat32(out.half, m.Data)
+	case Int8:
+		out.quant = make([]int8, len(m.Data))
+		out.scale = make([]float32, m.Rows)
+		simd.QuantizeI8(out.quant, out.scale, m.Data, m.Rows, m.Cols)
+	default:
+		return nil, fmt.Errorf("convert matrix: unknown weight storage %q", s)
+	}
+	return out, nil
 }
 
 // NewMatrix wraps data as a rows×cols matrix, checking its length.
@@ -47,8 +121,9 @@ func Transposed(rows, cols int, data []float32) (*Matrix, error) {
 }
 
 // parallelWork is the number of multiply-adds below which splitting a product across
-// goroutines costs more than it saves.
-const parallelWork = 1 << 15
+// goroutines costs more than it saves. With the SIMD kernels a product this size
+// takes some tens of microseconds, comparable to waking a parked worker.
+const parallelWork = 1 << 17
 
 // MulVec sets dst[o] = Σ_i W[o][i]·x[i]. dst must have Rows elements and x Cols.
 func (m *Matrix) MulVec(p *Pool, dst, x []float32) {
@@ -56,54 +131,64 @@ func (m *Matrix) MulVec(p *Pool, dst, x []float32) {
 }
 
 // MulMat applies the matrix to n rows at once: for each row t of x (n×Cols), row t of
-// dst (n×Rows) is W·x[t], exactly as MulVec would compute it. The weights are read
-// from memory once per block of tokenBlock inputs rather than once per input. Short
-// buffers are a programming error and panic.
+// dst (n×Rows) is W·x[t]. Several rows run as a register-blocked matrix-matrix
+// product that reads the weights from memory once per block of tokenBlock inputs;
+// the result for a token agrees with MulVec's to float32 rounding (the summation
+// order differs). Threads split the outputs in blocks of four rows, the kernels'
+// unit. Short buffers are a programming error and panic.
 func (m *Matrix) MulMat(p *Pool, dst, x []float32, n int) {
 	if len(dst) < n*m.Rows || len(x) < n*m.Cols {
 		panic(fmt.Sprintf("kernel: MulMat %dx%d over %d rows: dst %d, x %d values", m.Rows, m.Cols, n, len(dst), len(x)))
 	}
-	// Threads get whole groups of rowAlign rows, so a kernel that works on blocks of
-	// rows sees the same blocks however many threads there are, and results do not
-	// depend on the thread count.
-	groups := (m.Rows + rowAlign - 1) / rowAlign
-	parts := m.Rows * m.Cols * n / parallelWork
-	if parts < 2 || p.Threads() < 2 {
-		m.mulRows(dst, x, n, 0, m.Rows) // without the closure Run needs, which allocates
+	blocks := (m.Rows + 3) / 4
+	parts := min(m.Rows*m.Cols*n/parallelWork, p.Threads(), blocks)
+	if parts < 2 {
+		m.mulRows(dst, x, n, 0, m.Rows)
 		return
 	}
-	p.Run(groups, parts, func(lo, hi int) {
-		m.mulRows(dst, x, n, lo*rowAlign, min(hi*rowAlign, m.Rows))
-	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.product = product{m: m, dst: dst, x: x, n: n}
+	p.run(blocks, parts, nil)
+	p.product = product{}
 }
 
-// rowAlign is the granularity of the row split across threads.
-const rowAlign = 8
+// product is a MulMat in flight on a Pool. Its jobs cover blocks of four rows.
+type product struct {
+	m      *Matrix
+	dst, x []float32
+	n      int
+}
 
-// tokenBlock is how many inputs share one pass over the weights in MulMat: their
-// rows (tokenBlock·Cols floats) stay in cache while every weight row meets them, so
-// weights are read from memory once per block instead of once per token.
-const tokenBlock = 16
+func (pr *product) blocks(lo, hi int) {
+	pr.m.mulRows(pr.dst, pr.x, pr.n, 4*lo, min(4*hi, pr.m.Rows))
+}
+
+// tokenBlock is how many inputs share one pass over the weights in MulMat. The
+// kernel keeps a block of four weight rows in L1 while every input meets it, so the
+// inputs (tokenBlock·Cols floats) must stay in L2.
+const tokenBlock = 64
 
 // mulRows computes output rows [lo, hi) for all n inputs.
 func (m *Matrix) mulRows(dst, x []float32, n, lo, hi int) {
 	c, r := m.Cols, m.Rows
 	for t0 := 0; t0 < n; t0 += tokenBlock {
-		t1 := min(t0+tokenBlock, n)
-		for o := lo; o < hi; o++ {
-			w := m.Data[o*c : o*c+c]
-			for t := t0; t < t1; t++ {
-				dst[t*r+o] = Dot(w, x[t*c:t*c+c])
-			}
+		k := min(tokenBlock, n-t0)
+		d, xs := dst[t0*r+lo:], x[t0*c:(t0+k)*c]
+		switch m.storage {
+		case F16:
+			simd.MulF16(d, r, m.half[lo*c:hi*c], xs, hi-lo, c, k)
+		case Int8:
+			simd.MulI8(d, r, m.quant[lo*c:hi*c], m.scale[lo:hi], xs, hi-lo, c, k)
+		default:
+			simd.MulF32(d, r, m.Data[lo*c:hi*c], xs, hi-lo, c, k)
 		}
 	}
 }
 
 // Dot returns Σ a[i]·b[i] over len(a) elements, summed in eight interleaved float32
-// accumulators that are added pairwise at the end. Every product in this package
-// sums this way, so a token's result does not depend on how it was batched or split
-// across threads. (A register-blocked kernel sharing weight loads across tokens
-// measured no faster in portable Go; assembly is where that gain is.)
+// accumulators that are added pairwise at the end, the way package simd's portable
+// reference sums. The matrix products do not use it: they run in package simd.
 func Dot(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3, s4, s5, s6, s7 float32
@@ -128,17 +213,22 @@ func Dot(a, b []float32) float32 {
 
 // Pool runs data-parallel loops on a fixed set of goroutines started once, so that a
 // decode step does not start goroutines per matrix product. The zero Pool and a nil
-// *Pool run everything on the calling goroutine.
+// *Pool run everything on the calling goroutine. Concurrent callers take turns.
 type Pool struct {
 	workers int
 	jobs    chan job
 	once    sync.Once
+	mu      sync.Mutex // one split at a time: pending and product are shared
+	pending sync.WaitGroup
+	// product is the MulMat being split, kept here rather than captured in a closure
+	// so that matrix products allocate nothing.
+	product product
 }
 
+// job is one range of a Run; fn nil means a range of the pool's product.
 type job struct {
 	fn     func(lo, hi int)
 	lo, hi int
-	done   *sync.WaitGroup
 }
 
 // NewPool starts threads-1 worker goroutines; the caller of Run is the last worker.
@@ -151,13 +241,21 @@ func NewPool(threads int) *Pool {
 		for range threads - 1 {
 			go func() {
 				for j := range p.jobs {
-					j.fn(j.lo, j.hi)
-					j.done.Done()
+					p.do(j)
+					p.pending.Done()
 				}
 			}()
 		}
 	}
 	return p
+}
+
+func (p *Pool) do(j job) {
+	if j.fn == nil {
+		p.product.blocks(j.lo, j.hi)
+		return
+	}
+	j.fn(j.lo, j.hi)
 }
 
 // Threads returns the number of goroutines a Run may use, including the caller's.
@@ -177,16 +275,22 @@ func (p *Pool) Run(n, parts int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.run(n, parts, fn)
+}
+
+// run splits [0, n) into parts ranges (2 ≤ parts ≤ Threads) of fn, or of the pool's
+// product when fn is nil. The caller holds mu.
+func (p *Pool) run(n, parts int, fn func(lo, hi int)) {
 	step := (n + parts - 1) / parts
 	parts = (n + step - 1) / step
-	var wg sync.WaitGroup
-	wg.Add(parts - 1)
+	p.pending.Add(parts - 1)
 	for k := 1; k < parts; k++ {
-		lo, hi := k*step, min((k+1)*step, n)
-		p.jobs <- job{fn: fn, lo: lo, hi: hi, done: &wg}
+		p.jobs <- job{fn: fn, lo: k * step, hi: min((k+1)*step, n)}
 	}
-	fn(0, min(step, n))
-	wg.Wait()
+	p.do(job{fn: fn, lo: 0, hi: min(step, n)})
+	p.pending.Wait()
 }
 
 // Close stops the worker goroutines. The pool must not be used afterwards.
