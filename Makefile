@@ -36,9 +36,12 @@ demo: build
 	  plan=testdata/demo/plan-local.toml; fi; \
 	./$(BIN)/rwkvbench run --plan $$plan
 
-# Engine speed on synthetic shapes (issue #8) and Go benchmarks.
+# Engine speed (issue #8): tg128 and pp512 on the synthetic v7-0.1b shape (random
+# weights of the real shapes), 2 threads, for fp32/fp16/int8 weight storage, plus the
+# kernels' GB/s and GFLOP/s. RWKVBENCH_SYNTHETIC=v7-0.1b,v7-0.4b measures more shapes.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./model/...
+	$(GO) test -run '^$$' -bench 'Engine(TG128|PP512)' -benchtime 2x ./model/
+	$(GO) test -run '^$$' -bench 'Mul|WKV' -benchtime 20x ./model/kernel/simd/
 
 # Cross builds of the CLI and the device agent. CGO is off: the QNN bindings use purego.
 cross: agents
