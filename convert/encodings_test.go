@@ -13,7 +13,7 @@ import (
 
 // goldenEncodings calibrates the golden v7 checkpoint for a precision over a fixed
 // token sequence (its vocabulary of 300 has no tokenizer, so the tokens are synthetic).
-func goldenEncodings(t *testing.T, name string) (*model.Model, precision.Recipe, precision.Encodings) {
+func goldenEncodings(t *testing.T, name string, change ...func(precision.Recipe) (precision.Recipe, error)) (*model.Model, precision.Recipe, precision.Encodings) {
 	t.Helper()
 	set, cfg, g := loadGoldenV7(t)
 	m, err := model.FromSet(set)
@@ -23,6 +23,11 @@ func goldenEncodings(t *testing.T, name string) (*model.Model, precision.Recipe,
 	recipe, err := precision.Plan(cfg, name)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, c := range change {
+		if recipe, err = c(recipe); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var tokens []int
 	for i := 0; i < 96; i++ {
@@ -101,10 +106,12 @@ func TestEncodingsRoundTripReproducesSimulation(t *testing.T) {
 	}
 }
 
-func TestEncodingsCarryTheWKVStateDummy(t *testing.T) {
+// legacyEncodingsFor exports one graph of the golden v7 checkpoint and returns its
+// a16w8 encodings as parsed from the legacy-format file.
+func legacyEncodingsFor(t *testing.T, spec GraphSpec) (legacyFile, *Graph, model.Config) {
+	t.Helper()
 	m, _, enc := goldenEncodings(t, "a16w8")
 	_, cfg, _ := loadGoldenV7(t)
-	spec := GraphSpec{SeqLen: 1, Chunks: 2, Chunk: 2}
 	graph, err := ExportGraph(m.Tensors(), cfg, spec)
 	if err != nil {
 		t.Fatal(err)
@@ -117,6 +124,11 @@ func TestEncodingsCarryTheWKVStateDummy(t *testing.T) {
 	if err := json.Unmarshal(raw, &f); err != nil {
 		t.Fatal(err)
 	}
+	return f, graph, cfg
+}
+
+func TestEncodingsCarryTheWKVStateDummy(t *testing.T) {
+	f, _, cfg := legacyEncodingsFor(t, GraphSpec{SeqLen: 1, Chunks: 2, Chunk: 2})
 	// Chunk 2 of 2 holds layer 2 only: its wkv state gets the dummy, layer 0's does not
 	// appear, and only layer 2's weights are listed.
 	for _, name := range []string{"state7_in", "state7_out"} {
@@ -175,21 +187,7 @@ func FuzzUnmarshalEncodings(f *testing.F) {
 // hold, and in a prefill graph so do the shift's concat, gather and last-row
 // tensors (or context-binary generation fails on an offset mismatch).
 func TestTokenShiftEncodingsAreTied(t *testing.T) {
-	m, _, enc := goldenEncodings(t, "a16w8")
-	_, cfg, _ := loadGoldenV7(t)
-	spec := GraphSpec{SeqLen: 16, Chunks: 1, Chunk: 1}
-	graph, err := ExportGraph(m.Tensors(), cfg, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := MarshalEncodings(enc, graph, spec, cfg, EncodingsLegacy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f legacyFile
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
+	f, graph, cfg := legacyEncodingsFor(t, GraphSpec{SeqLen: 16, Chunks: 1, Chunk: 1})
 	for layer := 0; layer < cfg.Layers; layer++ {
 		for _, tc := range []struct {
 			point string
@@ -219,26 +217,8 @@ func TestTokenShiftEncodingsAreTied(t *testing.T) {
 // format read back to the same fake-quantized logits; the legacy format, which has
 // no way to say "blockwise", refuses them.
 func TestLPBQEncodingsRoundTrip(t *testing.T) {
+	m, recipe, enc := goldenEncodings(t, "a16w4", func(r precision.Recipe) (precision.Recipe, error) { return r.WithLPBQ(16) })
 	set, cfg, g := loadGoldenV7(t)
-	m, err := model.FromSet(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recipe, err := precision.Plan(cfg, "a16w4")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if recipe, err = recipe.WithLPBQ(16); err != nil {
-		t.Fatal(err)
-	}
-	ranges, err := precision.Calibrate(context.Background(), m, g.Tokens)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := precision.Encode(set, recipe, ranges)
-	if err != nil {
-		t.Fatal(err)
-	}
 	spec := GraphSpec{SeqLen: 1, Chunks: 1, Chunk: 1}
 	graph, err := ExportGraph(set, cfg, spec)
 	if err != nil {

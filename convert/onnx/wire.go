@@ -332,18 +332,9 @@ func unmarshalNode(data []byte, n *Node) error {
 				case attrString:
 					a.String = string(bb)
 				case attrInts:
-					if typ == protowire.BytesType { // packed
-						for len(bb) > 0 {
-							x, n := protowire.ConsumeVarint(bb)
-							if n < 0 {
-								return protowire.ParseError(n)
-							}
-							a.Ints = append(a.Ints, int64(x))
-							bb = bb[n:]
-						}
-					} else {
-						a.Ints = append(a.Ints, int64(v))
-					}
+					var err error
+					a.Ints, err = appendInt64s(a.Ints, typ, v, bb)
+					return err
 				case attrType:
 					a.Kind = AttrKind(v)
 				}
@@ -362,18 +353,9 @@ func unmarshalTensor(data []byte, t *Tensor) error {
 	return eachField(data, func(num protowire.Number, typ protowire.Type, v uint64, b []byte) error {
 		switch num {
 		case tensorDims:
-			if typ == protowire.BytesType {
-				for len(b) > 0 {
-					x, n := protowire.ConsumeVarint(b)
-					if n < 0 {
-						return protowire.ParseError(n)
-					}
-					t.Dims = append(t.Dims, int64(x))
-					b = b[n:]
-				}
-			} else {
-				t.Dims = append(t.Dims, int64(v))
-			}
+			var err error
+			t.Dims, err = appendInt64s(t.Dims, typ, v, b)
+			return err
 		case tensorDataType:
 			t.Type = int32(v)
 		case tensorName:
@@ -425,6 +407,23 @@ func unmarshalValueInfo(data []byte) (ValueInfo, error) {
 		return nil
 	})
 	return v, err
+}
+
+// appendInt64s appends one repeated-int64 field occurrence: a single varint, or a
+// packed run of them.
+func appendInt64s(dst []int64, typ protowire.Type, v uint64, packed []byte) ([]int64, error) {
+	if typ != protowire.BytesType {
+		return append(dst, int64(v)), nil
+	}
+	for len(packed) > 0 {
+		x, n := protowire.ConsumeVarint(packed)
+		if n < 0 {
+			return dst, protowire.ParseError(n)
+		}
+		dst = append(dst, int64(x))
+		packed = packed[n:]
+	}
+	return dst, nil
 }
 
 var errGroup = errors.New("group wire types are not used by ONNX")

@@ -97,21 +97,9 @@ const maxDeflateRatio = 1040
 // Read loads every tensor of a .pth file. The returned set may memory-map parts of the
 // file; call its Close when done with the tensors.
 func Read(path string) (*tensor.Set, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	m, _ := mmap.File(f, st.Size()) // no mapping just means every tensor is copied
-	s, used, err := read(f, st.Size(), path, m, copyBudget(st.Size()))
-	if m != nil && (err != nil || !used) {
-		m.Close()
-		m = nil
-	}
+	s, m, err := mmap.Read(path, func(f *os.File, size int64, m *mmap.Mapping) (*tensor.Set, bool, error) {
+		return read(f, size, path, m, copyBudget(size))
+	})
 	if err != nil {
 		return nil, err
 	}

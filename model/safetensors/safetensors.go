@@ -42,25 +42,13 @@ const maxHeader = 100 << 20
 // Read loads every tensor of a safetensors file. The returned set may memory-map parts
 // of the file; call its Close when done with the tensors.
 func Read(path string) (*tensor.Set, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	m, _ := mmap.File(f, st.Size()) // without a mapping every tensor is copied
-	var mapped []byte
-	if m != nil {
-		mapped = m.Data
-	}
-	s, used, err := read(f, st.Size(), path, mapped)
-	if m != nil && (err != nil || !used) {
-		m.Close()
-		m = nil
-	}
+	s, m, err := mmap.Read(path, func(f *os.File, size int64, m *mmap.Mapping) (*tensor.Set, bool, error) {
+		var mapped []byte
+		if m != nil {
+			mapped = m.Data
+		}
+		return read(f, size, path, mapped)
+	})
 	if err != nil {
 		return nil, err
 	}
