@@ -16,7 +16,6 @@ package kernel
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/rwkvbench/rwkvbench/model/kernel/simd"
 )
@@ -120,11 +119,6 @@ func Transposed(rows, cols int, data []float32) (*Matrix, error) {
 	return &Matrix{Rows: cols, Cols: rows, Data: t}, nil
 }
 
-// parallelWork is the number of multiply-adds below which splitting a product across
-// goroutines costs more than it saves. With the SIMD kernels a product this size
-// takes some tens of microseconds, comparable to waking a parked worker.
-const parallelWork = 1 << 17
-
 // MulVec sets dst[o] = Σ_i W[o][i]·x[i]. dst must have Rows elements and x Cols.
 func (m *Matrix) MulVec(p *Pool, dst, x []float32) {
 	m.MulMat(p, dst, x, 1)
@@ -132,36 +126,12 @@ func (m *Matrix) MulVec(p *Pool, dst, x []float32) {
 
 // MulMat applies the matrix to n rows at once: for each row t of x (n×Cols), row t of
 // dst (n×Rows) is W·x[t]. Several rows run as a register-blocked matrix-matrix
-// product that reads the weights from memory once per block of tokenBlock inputs;
-// the result for a token agrees with MulVec's to float32 rounding (the summation
-// order differs). Threads split the outputs in blocks of four rows, the kernels'
-// unit. Short buffers are a programming error and panic.
+// product that reads the weights from memory once per block of up to tokenBlock
+// inputs; the result for a token agrees with MulVec's to float32 rounding (the
+// summation order differs). The pool's threads share the output rows (see Pool.Mul).
+// Short buffers are a programming error and panic.
 func (m *Matrix) MulMat(p *Pool, dst, x []float32, n int) {
-	if len(dst) < n*m.Rows || len(x) < n*m.Cols {
-		panic(fmt.Sprintf("kernel: MulMat %dx%d over %d rows: dst %d, x %d values", m.Rows, m.Cols, n, len(dst), len(x)))
-	}
-	blocks := (m.Rows + 3) / 4
-	parts := min(m.Rows*m.Cols*n/parallelWork, p.Threads(), blocks)
-	if parts < 2 {
-		m.mulRows(dst, x, n, 0, m.Rows)
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.product = product{m: m, dst: dst, x: x, n: n}
-	p.run(blocks, parts, nil)
-	p.product = product{}
-}
-
-// product is a MulMat in flight on a Pool. Its jobs cover blocks of four rows.
-type product struct {
-	m      *Matrix
-	dst, x []float32
-	n      int
-}
-
-func (pr *product) blocks(lo, hi int) {
-	pr.m.mulRows(pr.dst, pr.x, pr.n, 4*lo, min(4*hi, pr.m.Rows))
+	p.Mul(Product{M: m, Dst: dst, X: x, N: n})
 }
 
 // tokenBlock is how many inputs share one pass over the weights in MulMat. The
@@ -172,8 +142,11 @@ const tokenBlock = 64
 // mulRows computes output rows [lo, hi) for all n inputs.
 func (m *Matrix) mulRows(dst, x []float32, n, lo, hi int) {
 	c, r := m.Cols, m.Rows
-	for t0 := 0; t0 < n; t0 += tokenBlock {
-		k := min(tokenBlock, n-t0)
+	// Equal blocks: 80 inputs run as 40+40, not 64+16, which would read the weights
+	// twice for little work the second time.
+	step := (n + (n+tokenBlock-1)/tokenBlock - 1) / ((n + tokenBlock - 1) / tokenBlock)
+	for t0 := 0; t0 < n; t0 += step {
+		k := min(step, n-t0)
 		d, xs := dst[t0*r+lo:], x[t0*c:(t0+k)*c]
 		switch m.storage {
 		case F16:
@@ -211,92 +184,3 @@ func Dot(a, b []float32) float32 {
 	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
 
-// Pool runs data-parallel loops on a fixed set of goroutines started once, so that a
-// decode step does not start goroutines per matrix product. The zero Pool and a nil
-// *Pool run everything on the calling goroutine. Concurrent callers take turns.
-type Pool struct {
-	workers int
-	jobs    chan job
-	once    sync.Once
-	mu      sync.Mutex // one split at a time: pending and product are shared
-	pending sync.WaitGroup
-	// product is the MulMat being split, kept here rather than captured in a closure
-	// so that matrix products allocate nothing.
-	product product
-}
-
-// job is one range of a Run; fn nil means a range of the pool's product.
-type job struct {
-	fn     func(lo, hi int)
-	lo, hi int
-}
-
-// NewPool starts threads-1 worker goroutines; the caller of Run is the last worker.
-// threads < 1 means 1.
-func NewPool(threads int) *Pool {
-	threads = max(threads, 1)
-	p := &Pool{workers: threads}
-	if threads > 1 {
-		p.jobs = make(chan job, threads)
-		for range threads - 1 {
-			go func() {
-				for j := range p.jobs {
-					p.do(j)
-					p.pending.Done()
-				}
-			}()
-		}
-	}
-	return p
-}
-
-func (p *Pool) do(j job) {
-	if j.fn == nil {
-		p.product.blocks(j.lo, j.hi)
-		return
-	}
-	j.fn(j.lo, j.hi)
-}
-
-// Threads returns the number of goroutines a Run may use, including the caller's.
-func (p *Pool) Threads() int {
-	if p == nil || p.workers < 1 {
-		return 1
-	}
-	return p.workers
-}
-
-// Run calls fn over [0, n) split into contiguous ranges, one per thread, and returns
-// when all have finished. parts caps the number of ranges, so small loops stay on the
-// caller's goroutine; parts < 2 runs fn(0, n) directly.
-func (p *Pool) Run(n, parts int, fn func(lo, hi int)) {
-	parts = min(parts, p.Threads(), n)
-	if parts < 2 {
-		fn(0, n)
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.run(n, parts, fn)
-}
-
-// run splits [0, n) into parts ranges (2 ≤ parts ≤ Threads) of fn, or of the pool's
-// product when fn is nil. The caller holds mu.
-func (p *Pool) run(n, parts int, fn func(lo, hi int)) {
-	step := (n + parts - 1) / parts
-	parts = (n + step - 1) / step
-	p.pending.Add(parts - 1)
-	for k := 1; k < parts; k++ {
-		p.jobs <- job{fn: fn, lo: k * step, hi: min((k+1)*step, n)}
-	}
-	p.do(job{fn: fn, lo: 0, hi: min(step, n)})
-	p.pending.Wait()
-}
-
-// Close stops the worker goroutines. The pool must not be used afterwards.
-func (p *Pool) Close() {
-	if p == nil || p.jobs == nil {
-		return
-	}
-	p.once.Do(func() { close(p.jobs) })
-}
