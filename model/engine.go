@@ -51,8 +51,13 @@ type Engine struct {
 	state *State
 	buf   scratch
 
+	// The operands of the loop in flight, and the loops themselves as method values
+	// bound once in NewEngine, so that a token step allocates nothing.
 	scan                    scanArgs
-	scan56Heads, scan7Heads func(lo, hi int) // scan56Range and scan7Range, bound once
+	scan56Heads, scan7Heads func(lo, hi int) // scan56Range and scan7Range
+	cur                     current
+	rows                    func(lo, hi int) // stageRows
+	products                [8]kernel.Product
 }
 
 var _ Session = (*Engine)(nil)
@@ -83,7 +88,7 @@ func NewEngine(m *Model, opts Options) (*Engine, error) {
 		pool:  kernel.NewPool(opts.Threads),
 		state: NewState(cfg),
 	}
-	e.scan56Heads, e.scan7Heads = e.scan56Range, e.scan7Range
+	e.scan56Heads, e.scan7Heads, e.rows = e.scan56Range, e.scan7Range, e.stageRows
 	return e, nil
 }
 
@@ -179,13 +184,13 @@ type scratch struct {
 	w, a   []float32
 	kk, y  []float32
 	out    []float32
-	first  []float32 // v7 v_first, T×C
-	hidden []float32 // channel-mix hidden layer, T×F
-	loraIn []float32 // T×max LoRA input width
-	loraHi []float32 // T×max LoRA hidden width
-	wide   []float32 // v6 mixing LoRA output, T×5C
-	head   []float32 // ln_out rows, T×C
-	prev   []float32 // the state's token shift before this chunk, C
+	first  []float32    // v7 v_first, T×C
+	hidden []float32    // channel-mix hidden layer, T×F
+	lora   [4][]float32 // LoRA hidden layers (v7: w, a, g, v), T×max LoRA width
+	loraIn []float32    // T×max LoRA input width
+	wide   []float32    // v6 mixing LoRA output, T×5C
+	head   []float32    // ln_out rows, T×C
+	prev   []float32    // the state's token shift before this chunk, C
 }
 
 func (e *Engine) scratchFor(n int) *scratch {
@@ -197,10 +202,13 @@ func (e *Engine) scratchFor(n int) *scratch {
 	lora := max(5*e.cfg.MixLoRA, e.cfg.DecayLoRA, e.cfg.AlphaLoRA, e.cfg.ValueLoRA, e.cfg.GateLoRA, 1)
 	mk := func(width int) []float32 { return make([]float32, n*width) }
 	*s = scratch{tokens: n, x: mk(c), norm: mk(c), r: mk(c), k: mk(c), v: mk(c), g: mk(c), w: mk(c), a: mk(c),
-		kk: mk(c), y: mk(c), out: mk(c), first: mk(c), hidden: mk(f), loraIn: mk(lora), loraHi: mk(lora),
+		kk: mk(c), y: mk(c), out: mk(c), first: mk(c), hidden: mk(f), loraIn: mk(lora),
 		wide: mk(5 * c), head: mk(c), prev: make([]float32, c)}
 	for i := range s.mix {
 		s.mix[i] = mk(c)
+	}
+	for i := range s.lora {
+		s.lora[i] = mk(lora)
 	}
 	return s
 }
@@ -213,8 +221,10 @@ func (e *Engine) run(tokens []int, out []float32, all bool) {
 	for t, tok := range tokens {
 		copy(s.x[t*c:(t+1)*c], e.model.emb[tok*c:(tok+1)*c])
 	}
+	e.cur = current{s: s, n: n}
 	for i := range e.model.blocks {
 		b := &e.model.blocks[i]
+		e.cur.layer, e.cur.b = i, b
 		switch e.cfg.Version {
 		case V5_2, V6:
 			e.timeMix56(i, b, s, n)
@@ -223,18 +233,99 @@ func (e *Engine) run(tokens []int, out []float32, all bool) {
 		}
 		e.channelMix(i, b, s, n)
 	}
-	if len(out) == 0 {
+	if len(out) != 0 {
+		first := 0
+		if !all {
+			first = n - 1
+		}
+		rows := n - first
+		for t := range rows {
+			layerNorm(s.head[t*c:(t+1)*c], s.x[(first+t)*c:(first+t+1)*c], e.model.lnOutW, e.model.lnOutB, layerNormEps)
+		}
+		e.mul(e.model.head, out, s.head, rows)
+	}
+	e.cur = current{}
+}
+
+// current is the layer and chunk the per-token stages work on.
+type current struct {
+	s      *scratch
+	n      int
+	layer  int
+	b      *block
+	stage  stage
+	lnW    []float32 // stageNorm's LayerNorm
+	lnB    []float32
+	square []float32 // stageSquare's rows
+}
+
+// stage is one per-token loop of a layer. In sequence mode the pool's threads share
+// its rows; one row (decode) runs on the caller.
+type stage uint8
+
+const (
+	stageNorm     stage = iota // s.norm = LN(s.x)
+	stageMix7                  // v7 token-shift mixes into s.mix
+	stageDecay7                // v7 LoRA activations, decay, a, kk, k, v residual
+	stageOut7                  // v7 GroupNorm, bonus and gate into s.y
+	stageMix56                 // v5.2 token-shift mixes
+	stageDecay6                // v6 decay exp(-exp(·))
+	stageOut56                 // v5.2/v6 SiLU gate, GroupNorm and gate into s.y
+	stageMixFFN                // channel-mix token shift
+	stageSquare                // relu² of cur.square
+	stageFFNOut                // v5.2/v6 receptance gate of the channel mix
+)
+
+// forRows runs st over the chunk's tokens.
+func (e *Engine) forRows(st stage) {
+	e.cur.stage = st
+	n := e.cur.n
+	if n < 4 {
+		e.stageRows(0, n)
 		return
 	}
-	first := 0
-	if !all {
-		first = n - 1
+	e.pool.Run(n, e.pool.Threads(), e.rows)
+}
+
+// stageRows runs the current stage over tokens [lo, hi).
+func (e *Engine) stageRows(lo, hi int) {
+	c, cur := e.cfg.Embd, &e.cur
+	s, b := cur.s, cur.b
+	for t := lo; t < hi; t++ {
+		row := func(v []float32) []float32 { return v[t*c : (t+1)*c] }
+		switch cur.stage {
+		case stageNorm:
+			layerNorm(row(s.norm), row(s.x), cur.lnW, cur.lnB, layerNormEps)
+		case stageMix7:
+			e.mix7(b, s, t)
+		case stageDecay7:
+			e.decay7(b, s, t)
+		case stageOut7:
+			e.out7(b, s, t)
+		case stageMix56:
+			e.mix5(b, s, t)
+		case stageDecay6:
+			w := row(s.w)
+			for j, base := range b.decayBase {
+				w[j] = float32(math.Exp(-math.Exp(float64(base + w[j]))))
+			}
+		case stageOut56:
+			e.out56(b, s, t)
+		case stageMixFFN:
+			e.mixFFN(b, s, t)
+		case stageSquare:
+			f := len(cur.square) / cur.n
+			for j, v := range cur.square[t*f : (t+1)*f] {
+				v = max(v, 0)
+				cur.square[t*f+j] = v * v
+			}
+		case stageFFNOut:
+			out, r := row(s.out), row(s.r)
+			for j := range out {
+				out[j] *= sigmoid(r[j])
+			}
+		}
 	}
-	rows := n - first
-	for t := range rows {
-		layerNorm(s.head[t*c:(t+1)*c], s.x[(first+t)*c:(first+t+1)*c], e.model.lnOutW, e.model.lnOutB, layerNormEps)
-	}
-	e.mul(e.model.head, out, s.head, rows)
 }
 
 // mul is dst = W·src for n rows, with the hook around it.
@@ -242,14 +333,33 @@ func (e *Engine) mul(l linear, dst, src []float32, n int) {
 	if e.hook != nil {
 		e.hook.Activation(l.in, src[:n*l.m.Cols])
 	}
-	if n == 1 {
-		l.m.MulVec(e.pool, dst, src)
-	} else {
-		l.m.MulMat(e.pool, dst, src, n)
-	}
+	l.m.MulMat(e.pool, dst, src, n)
 	if e.hook != nil {
 		e.hook.Activation(l.out, dst[:n*l.m.Rows])
 	}
+}
+
+// projection is one entry of mulAll.
+type projection struct {
+	l        linear
+	dst, src []float32
+}
+
+// mulAll computes products that do not depend on one another over n rows as one
+// pool job. With a hook they run one at a time, in order, each observed before and
+// after, because a hook may rewrite an input that a later product shares.
+func (e *Engine) mulAll(n int, products ...projection) {
+	if e.hook != nil || len(products) > len(e.products) {
+		for _, p := range products {
+			e.mul(p.l, p.dst, p.src, n)
+		}
+		return
+	}
+	for i, p := range products {
+		e.products[i] = kernel.Product{M: p.l.m, Dst: p.dst, X: p.src, N: n}
+	}
+	e.pool.Mul(e.products[:len(products)]...)
+	clear(e.products[:len(products)])
 }
 
 // normalize writes LN(x) of every row into s.norm, keeps the mixer's previous
@@ -258,9 +368,8 @@ func (e *Engine) mul(l linear, dst, src []float32, n int) {
 // become the token-shift state: on the device the state is this tensor's encoding.
 func (e *Engine) normalize(s *scratch, n int, w, b, prev []float32, point Point) {
 	c := e.cfg.Embd
-	for t := range n {
-		layerNorm(s.norm[t*c:(t+1)*c], s.x[t*c:(t+1)*c], w, b, layerNormEps)
-	}
+	e.cur.lnW, e.cur.lnB = w, b
+	e.forRows(stageNorm)
 	if e.hook != nil {
 		e.hook.Activation(point, s.norm[:n*c])
 	}
@@ -284,38 +393,48 @@ func (e *Engine) timeMix56(layer int, b *block, s *scratch, n int) {
 	e.normalize(s, n, b.ln1W, b.ln1B, st.AttX[layer], Point{layer, "ln1.out"})
 	xr, xk, xv, xg := s.mix[0], s.mix[1], s.mix[2], s.mix[3]
 	if e.cfg.Version == V5_2 {
-		for t := range n {
-			cur, prev := s.norm[t*c:(t+1)*c], s.shifted(t, c)
-			for j := range c {
-				x, p := cur[j], prev[j]
-				xk[t*c+j] = x*b.mixK[j] + p*(1-b.mixK[j])
-				xv[t*c+j] = x*b.mixV[j] + p*(1-b.mixV[j])
-				xr[t*c+j] = x*b.mixR[j] + p*(1-b.mixR[j])
-				xg[t*c+j] = x*b.mixG[j] + p*(1-b.mixG[j])
-			}
-		}
+		e.forRows(stageMix56)
 	} else {
 		e.mixV6(layer, b, s, n)
 	}
-	e.mul(b.receptance, s.r, xr, n)
-	e.mul(b.key, s.k, xk, n)
-	e.mul(b.value, s.v, xv, n)
-	e.mul(b.gate, s.g, xg, n)
-	for j, g := range s.g[:n*c] {
-		s.g[j] = g * sigmoid(g)
-	}
+	e.mulAll(n,
+		projection{b.receptance, s.r, xr},
+		projection{b.key, s.k, xk},
+		projection{b.value, s.v, xv},
+		projection{b.gate, s.g, xg})
 	decay, decayStride := b.decay, 0
 	if e.cfg.Version == V6 {
 		decay, decayStride = s.w, c
 	}
 	e.scan56(st.WKV[layer], s, n, decay, decayStride, b.bonus)
-	e.groupNorm(s.y, n, b.lnxW, b.lnxB)
-	for j := range s.y[:n*c] {
-		s.y[j] *= s.g[j]
-	}
+	e.forRows(stageOut56)
 	e.mul(b.output, s.out, s.y, n)
 	for j, o := range s.out[:n*c] {
 		s.x[j] += o
+	}
+}
+
+// mix5 is v5.2's token-shift mixes of row t.
+func (e *Engine) mix5(b *block, s *scratch, t int) {
+	c := e.cfg.Embd
+	cur, prev := s.norm[t*c:(t+1)*c], s.shifted(t, c)
+	xr, xk, xv, xg := s.mix[0][t*c:], s.mix[1][t*c:], s.mix[2][t*c:], s.mix[3][t*c:]
+	for j := range c {
+		x, p := cur[j], prev[j]
+		xk[j] = x*b.mixK[j] + p*(1-b.mixK[j])
+		xv[j] = x*b.mixV[j] + p*(1-b.mixV[j])
+		xr[j] = x*b.mixR[j] + p*(1-b.mixR[j])
+		xg[j] = x*b.mixG[j] + p*(1-b.mixG[j])
+	}
+}
+
+// out56 applies SiLU to row t's gate, normalizes the row's heads and gates them.
+func (e *Engine) out56(b *block, s *scratch, t int) {
+	c := e.cfg.Embd
+	g, y := s.g[t*c:(t+1)*c], s.y[t*c:(t+1)*c]
+	e.groupNorm(y, b.lnxW, b.lnxB)
+	for j, v := range g {
+		y[j] *= v * sigmoid(v)
 	}
 }
 
@@ -333,7 +452,7 @@ func (e *Engine) mixV6(layer int, b *block, s *scratch, n int) {
 			xxx[t*c+j] = cur[j] + d*b.maaX[j]
 		}
 	}
-	h5 := s.loraHi[:n*5*dm]
+	h5 := s.lora[0][:n*5*dm]
 	e.mul(b.maaW1, h5, xxx, n)
 	for j, v := range h5 {
 		h5[j] = tanh(v)
@@ -370,18 +489,13 @@ func (e *Engine) mixV6(layer int, b *block, s *scratch, n int) {
 		}
 	}
 	dd := e.cfg.DecayLoRA
-	hid := s.loraHi[:n*dd]
+	hid := s.lora[1][:n*dd]
 	e.mul(b.decayW1, hid, xw, n)
 	for j, v := range hid {
 		hid[j] = tanh(v)
 	}
 	e.mul(b.decayW2, s.w, hid, n)
-	for t := range n {
-		for j := range c {
-			z := float64(b.decayBase[j] + s.w[t*c+j])
-			s.w[t*c+j] = float32(math.Exp(-math.Exp(z)))
-		}
-	}
+	e.forRows(stageDecay6)
 }
 
 // scan56 runs the v5/v6 WKV recurrence over n tokens, head by head, writing s.y.
@@ -393,9 +507,7 @@ func (e *Engine) scan56(state []float32, s *scratch, n int, decay []float32, str
 	e.scan = scanArgs{}
 }
 
-// scanArgs are the operands of the WKV scan in flight. They live in the Engine, and
-// the per-head loops are method values bound once in NewEngine, so that a token
-// step allocates nothing.
+// scanArgs are the operands of the WKV scan in flight.
 type scanArgs struct {
 	state  []float32
 	s      *scratch
@@ -422,121 +534,137 @@ func (e *Engine) scan56Range(lo, hi int) {
 
 // timeMix7 is the v7 attention block (rwkv-math.md §4.3).
 func (e *Engine) timeMix7(layer int, b *block, s *scratch, n int) {
-	c, hs := e.cfg.Embd, e.cfg.HeadSize
+	c := e.cfg.Embd
 	st := e.state
 	e.normalize(s, n, b.ln1W, b.ln1B, st.AttX[layer], Point{layer, "ln1.out"})
+	e.forRows(stageMix7)
 	xr, xw, xk, xv, xa, xg := s.mix[0], s.mix[1], s.mix[2], s.mix[3], s.mix[4], s.mix[5]
-	for t := range n {
-		cur, prev := s.norm[t*c:(t+1)*c], s.shifted(t, c)
-		for j := range c {
-			x := cur[j]
-			d := prev[j] - x
-			xr[t*c+j] = x + d*b.xR[j]
-			xw[t*c+j] = x + d*b.xW[j]
-			xk[t*c+j] = x + d*b.xK[j]
-			xv[t*c+j] = x + d*b.xV[j]
-			xa[t*c+j] = x + d*b.xA[j]
-			xg[t*c+j] = x + d*b.xG[j]
-		}
+	hw, ha, hg, hv := s.lora[0], s.lora[1], s.lora[2], s.lora[3]
+	// The projections and the first LoRA factors all read the mixes: one job. The
+	// value residual's LoRA exists from layer 1 on (layer 0's v is v_first).
+	first := []projection{
+		{b.receptance, s.r, xr},
+		{b.key, s.k, xk},
+		{b.value, s.v, xv},
+		{b.w1, hw, xw},
+		{b.a1, ha, xa},
+		{b.g1, hg, xg},
+		{b.v1, hv, xv},
 	}
-	e.mul(b.receptance, s.r, xr, n)
-	// Decay: w = exp(-e^-0.5·σ(w0 + tanh(xw·w1)·w2)).
-	e.lora(b.w1, b.w2, s.w, xw, n, tanh)
-	for t := range n {
-		for j := range c {
-			z := b.w0[j] + s.w[t*c+j]
-			s.w[t*c+j] = float32(math.Exp(-v7DecayScale * float64(sigmoid(z))))
-		}
+	second := []projection{
+		{b.w2, s.w, hw},
+		{b.a2, s.a, ha},
+		{b.g2, s.g, hg},
+		{b.v2, s.out, hv},
 	}
-	e.mul(b.key, s.k, xk, n)
-	e.mul(b.value, s.v, xv, n)
-	// In-context learning rate: a = σ(a0 + (xa·a1)·a2).
-	e.lora(b.a1, b.a2, s.a, xa, n, nil)
-	for t := range n {
-		for j := range c {
-			s.a[t*c+j] = sigmoid(b.a0[j] + s.a[t*c+j])
-		}
-	}
-	// Output gate: g = σ(xg·g1)·g2.
-	e.lora(b.g1, b.g2, s.g, xg, n, sigmoid)
-	// kk is the per-head unit-length copy of k⊙k_k, taken before k is rescaled.
-	for t := range n {
-		for h := range e.cfg.Heads {
-			o := t*c + h*hs
-			var sum float64
-			for j := o; j < o+hs; j++ {
-				kk := s.k[j] * b.kK[j-t*c]
-				s.kk[j] = kk
-				sum += float64(kk) * float64(kk)
-			}
-			inv := float32(1 / max(math.Sqrt(sum), 1e-12))
-			for j := o; j < o+hs; j++ {
-				s.kk[j] *= inv
-			}
-		}
-		for j := range c {
-			s.k[t*c+j] *= 1 + (s.a[t*c+j]-1)*b.kA[j]
-		}
-	}
-	// Value residual: layer 0's v is mixed into every later layer's.
 	if layer == 0 {
-		copy(s.first[:n*c], s.v[:n*c])
-	} else {
-		mixV := s.out
-		e.lora(b.v1, b.v2, mixV, xv, n, nil)
-		for t := range n {
-			for j := range c {
-				i := t*c + j
-				s.v[i] += (s.first[i] - s.v[i]) * sigmoid(b.v0[j]+mixV[i])
-			}
-		}
+		first, second = first[:6], second[:3]
 	}
-	e.scan7(st.WKV[layer], s, n)
-	e.groupNorm(s.y, n, b.lnxW, b.lnxB)
+	e.mulAll(n, first...)
+	// Activations between the LoRA factors: tanh for the decay, σ for the gate.
 	for t := range n {
-		for h := range e.cfg.Heads {
-			o := t*c + h*hs
-			var bonus float32
-			for j := range hs {
-				bonus += s.r[o+j] * s.k[o+j] * b.rK[h*hs+j]
-			}
-			for j := range hs {
-				s.y[o+j] += bonus * s.v[o+j]
-			}
+		w, g := hw[t*b.w1.m.Rows:(t+1)*b.w1.m.Rows], hg[t*b.g1.m.Rows:(t+1)*b.g1.m.Rows]
+		for j, v := range w {
+			w[j] = tanh(v)
+		}
+		for j, v := range g {
+			g[j] = sigmoid(v)
 		}
 	}
-	for j := range s.y[:n*c] {
-		s.y[j] *= s.g[j]
-	}
+	e.mulAll(n, second...)
+	e.forRows(stageDecay7)
+	e.scan7(st.WKV[layer], s, n)
+	e.forRows(stageOut7)
 	e.mul(b.output, s.out, s.y, n)
 	for j, o := range s.out[:n*c] {
 		s.x[j] += o
 	}
 }
 
-// lora computes dst = act(src·A)·B, with act applied between the two factors when
-// non-nil, both products observed by the hook.
-func (e *Engine) lora(first, second linear, dst, src []float32, n int, act func(float32) float32) {
-	hid := e.buf.loraHi[:n*first.m.Rows]
-	e.mul(first, hid, src, n)
-	if act != nil {
-		for j, v := range hid {
-			hid[j] = act(v)
+// mix7 is v7's token-shift mixes of row t.
+func (e *Engine) mix7(b *block, s *scratch, t int) {
+	c := e.cfg.Embd
+	cur, prev := s.norm[t*c:(t+1)*c], s.shifted(t, c)
+	xr, xw, xk := s.mix[0][t*c:(t+1)*c], s.mix[1][t*c:(t+1)*c], s.mix[2][t*c:(t+1)*c]
+	xv, xa, xg := s.mix[3][t*c:(t+1)*c], s.mix[4][t*c:(t+1)*c], s.mix[5][t*c:(t+1)*c]
+	for j := range c {
+		x := cur[j]
+		d := prev[j] - x
+		xr[j] = x + d*b.xR[j]
+		xw[j] = x + d*b.xW[j]
+		xk[j] = x + d*b.xK[j]
+		xv[j] = x + d*b.xV[j]
+		xa[j] = x + d*b.xA[j]
+		xg[j] = x + d*b.xG[j]
+	}
+}
+
+// decay7 finishes row t's inputs to the scan from the LoRA outputs:
+// w = exp(-e^-0.5·σ(w0 + ·)), a = σ(a0 + ·), kk = normalize(k⊙k_k) per head,
+// k ← k·(1 + (a-1)·k_a), the value residual, and b = kk⊙a into s.mix[0] (xr is used
+// up by then).
+func (e *Engine) decay7(b *block, s *scratch, t int) {
+	c, hs := e.cfg.Embd, e.cfg.HeadSize
+	o := t * c
+	w, a, k, kk := s.w[o:o+c], s.a[o:o+c], s.k[o:o+c], s.kk[o:o+c]
+	for j := range w {
+		w[j] = float32(math.Exp(-v7DecayScale * float64(sigmoid(b.w0[j]+w[j]))))
+		a[j] = sigmoid(b.a0[j] + a[j])
+	}
+	for h := range e.cfg.Heads {
+		var sum float64
+		for j := h * hs; j < (h+1)*hs; j++ {
+			kk[j] = k[j] * b.kK[j]
+			sum += float64(kk[j]) * float64(kk[j])
+		}
+		inv := float32(1 / max(math.Sqrt(sum), 1e-12))
+		for j := h * hs; j < (h+1)*hs; j++ {
+			kk[j] *= inv
 		}
 	}
-	e.mul(second, dst, hid, n)
+	for j := range k {
+		k[j] *= 1 + (a[j]-1)*b.kA[j]
+	}
+	v, first := s.v[o:o+c], s.first[o:o+c]
+	if e.cur.layer == 0 {
+		copy(first, v)
+	} else {
+		mixV := s.out[o : o+c]
+		for j := range v {
+			v[j] += (first[j] - v[j]) * sigmoid(b.v0[j]+mixV[j])
+		}
+	}
+	bv := s.mix[0][o : o+c]
+	for j := range bv {
+		bv[j] = kk[j] * a[j]
+	}
+}
+
+// out7 normalizes row t's heads, adds the bonus (r·(k⊙r_k))·v per head, and gates.
+func (e *Engine) out7(b *block, s *scratch, t int) {
+	c, hs := e.cfg.Embd, e.cfg.HeadSize
+	o := t * c
+	y, r, k, v, g := s.y[o:o+c], s.r[o:o+c], s.k[o:o+c], s.v[o:o+c], s.g[o:o+c]
+	e.groupNorm(y, b.lnxW, b.lnxB)
+	for h := range e.cfg.Heads {
+		var bonus float32
+		for j := h * hs; j < (h+1)*hs; j++ {
+			bonus += r[j] * k[j] * b.rK[j]
+		}
+		for j := h * hs; j < (h+1)*hs; j++ {
+			y[j] += bonus * v[j]
+		}
+	}
+	for j := range y {
+		y[j] *= g[j]
+	}
 }
 
 // scan7 runs the v7 generalized delta rule over n tokens, head by head, writing s.y.
-// S is [h][value i][key j].
+// S is [h][value i][key j]. The rank-one update's second vector kk⊙a is in s.mix[0].
 func (e *Engine) scan7(state []float32, s *scratch, n int) {
 	c, hs := e.cfg.Embd, e.cfg.HeadSize
-	// b = kk⊙a, the rank-one update's second vector; kept in s.mix[0] (xr is used up).
-	bv := s.mix[0]
-	for j := range s.kk[:n*c] {
-		bv[j] = s.kk[j] * s.a[j]
-	}
-	e.scan = scanArgs{state: state, s: s, n: n, b: bv}
+	e.scan = scanArgs{state: state, s: s, n: n, b: s.mix[0]}
 	e.pool.Run(e.cfg.Heads, n*c*hs/(1<<14), e.scan7Heads)
 	e.scan = scanArgs{}
 }
@@ -557,50 +685,53 @@ func (e *Engine) scan7Range(lo, hi int) {
 func (e *Engine) channelMix(layer int, b *block, s *scratch, n int) {
 	c := e.cfg.Embd
 	e.normalize(s, n, b.ln2W, b.ln2B, e.state.FFNX[layer], Point{layer, "ln2.out"})
+	e.forRows(stageMixFFN)
 	xk, xr := s.mix[0], s.mix[1]
-	for t := range n {
-		cur, prev := s.norm[t*c:(t+1)*c], s.shifted(t, c)
-		for j := range c {
-			x, p := cur[j], prev[j]
-			switch e.cfg.Version {
-			case V5_2:
-				xk[t*c+j] = x*b.ffnMixK[j] + p*(1-b.ffnMixK[j])
-				xr[t*c+j] = x*b.ffnMixR[j] + p*(1-b.ffnMixR[j])
-			case V6:
-				xk[t*c+j] = x + (p-x)*b.ffnMixK[j]
-				xr[t*c+j] = x + (p-x)*b.ffnMixR[j]
-			case V7:
-				xk[t*c+j] = x + (p-x)*b.ffnMixK[j]
-			}
-		}
-	}
 	hid := s.hidden[:n*e.cfg.FFN]
-	e.mul(b.ffnKey, hid, xk, n)
-	for j, v := range hid {
-		v = max(v, 0)
-		hid[j] = v * v
+	if e.cfg.Version == V7 {
+		e.mul(b.ffnKey, hid, xk, n)
+	} else {
+		e.mulAll(n, projection{b.ffnKey, hid, xk}, projection{b.ffnReceptance, s.r, xr})
 	}
+	e.cur.square = hid
+	e.forRows(stageSquare)
+	e.cur.square = nil
 	e.mul(b.ffnValue, s.out, hid, n)
 	if e.cfg.Version != V7 {
-		e.mul(b.ffnReceptance, s.r, xr, n)
-		for j := range s.out[:n*c] {
-			s.out[j] *= sigmoid(s.r[j])
-		}
+		e.forRows(stageFFNOut)
 	}
 	for j, o := range s.out[:n*c] {
 		s.x[j] += o
 	}
 }
 
-// groupNorm normalizes each head's N channels of every row of y in place, then
-// applies the per-channel affine ln_x.
-func (e *Engine) groupNorm(y []float32, n int, w, b []float32) {
-	c, hs := e.cfg.Embd, e.cfg.HeadSize
-	for t := range n {
-		for h := range e.cfg.Heads {
-			o := t*c + h*hs
-			normalizeInto(y[o:o+hs], y[o:o+hs], w[h*hs:(h+1)*hs], b[h*hs:(h+1)*hs], e.cfg.GroupNormEps)
+// mixFFN is the channel mix's token shift of row t.
+func (e *Engine) mixFFN(b *block, s *scratch, t int) {
+	c := e.cfg.Embd
+	cur, prev := s.norm[t*c:(t+1)*c], s.shifted(t, c)
+	xk, xr := s.mix[0][t*c:(t+1)*c], s.mix[1][t*c:(t+1)*c]
+	for j := range c {
+		x, p := cur[j], prev[j]
+		switch e.cfg.Version {
+		case V5_2:
+			xk[j] = x*b.ffnMixK[j] + p*(1-b.ffnMixK[j])
+			xr[j] = x*b.ffnMixR[j] + p*(1-b.ffnMixR[j])
+		case V6:
+			xk[j] = x + (p-x)*b.ffnMixK[j]
+			xr[j] = x + (p-x)*b.ffnMixR[j]
+		case V7:
+			xk[j] = x + (p-x)*b.ffnMixK[j]
 		}
+	}
+}
+
+// groupNorm normalizes each head's N channels of one row of y in place, then
+// applies the per-channel affine ln_x.
+func (e *Engine) groupNorm(y, w, b []float32) {
+	hs := e.cfg.HeadSize
+	for h := range e.cfg.Heads {
+		o := h * hs
+		normalizeInto(y[o:o+hs], y[o:o+hs], w[o:o+hs], b[o:o+hs], e.cfg.GroupNormEps)
 	}
 }
 
