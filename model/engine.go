@@ -19,7 +19,7 @@ const v7DecayScale = 0.606531
 
 // chunkTokens bounds how many tokens sequence mode pushes through the layers at once,
 // which bounds scratch memory and the time between cancellation checks.
-const chunkTokens = 64
+const chunkTokens = 128
 
 // Options configures an Engine.
 type Options struct {

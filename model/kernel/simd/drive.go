@@ -17,6 +17,10 @@ type asmKernels struct {
 	gemm func(dst *float32, dstStride int, w unsafe.Pointer, x *float32, groups, cols8, stride int)
 	// tokens is how many tokens one gemm group takes (its register tile's width).
 	tokens int
+	// wide, when not nil, is a gemm over groups of wideTokens tokens, run first;
+	// gemm takes the tokens it leaves over. Same results as gemm.
+	wide       func(dst *float32, dstStride int, w unsafe.Pointer, x *float32, groups, cols8, stride int)
+	wideTokens int
 }
 
 // mulAsm drives the primitives over a whole product. Loop order for several tokens:
@@ -35,13 +39,21 @@ func mulAsm[W float32 | uint16 | int8](k asmKernels, dot func([]W, []float32) fl
 		if n == 1 {
 			k.gemv(&dst[0], unsafe.Pointer(&w[0]), &x[0], rows4, cols8, cols)
 		} else {
-			groups := n / k.tokens
+			wide := 0
+			if k.wide != nil {
+				wide = n / k.wideTokens
+			}
+			first := wide * k.wideTokens
+			groups := (n - first) / k.tokens
 			for o := 0; o < rows4; o += 4 {
 				wo := unsafe.Pointer(&w[o*cols])
-				if groups > 0 {
-					k.gemm(&dst[o], dstStride, wo, &x[0], groups, cols8, cols)
+				if wide > 0 {
+					k.wide(&dst[o], dstStride, wo, &x[0], wide, cols8, cols)
 				}
-				for t := groups * k.tokens; t < n; t++ {
+				if groups > 0 {
+					k.gemm(&dst[first*dstStride+o], dstStride, wo, &x[first*cols], groups, cols8, cols)
+				}
+				for t := first + groups*k.tokens; t < n; t++ {
 					k.gemv(&dst[t*dstStride+o], wo, &x[t*cols], 4, cols8, cols)
 				}
 			}

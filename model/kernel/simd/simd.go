@@ -38,16 +38,21 @@ type Features struct {
 	FMA   bool   // amd64
 	F16C  bool   // amd64: fp16 → fp32 conversion
 	ASIMD bool   // arm64 NEON
+	// AVX512 is AVX-512 F, DQ and VL (amd64). The matrix-matrix products then use
+	// tiles of four rows × six tokens in ZMM registers (Wide).
+	AVX512 bool
 
 	// Kernels using assembly: the products per weight storage type and the WKV
 	// recurrences. All false under -tags purego or on a CPU lacking the features.
 	F32, F16, I8, WKV bool
+	// Wide reports that the matrix-matrix products use the AVX-512 tiles.
+	Wide bool
 }
 
 // String is a one-line summary for logs and benchmark output.
 func (f Features) String() string {
-	return fmt.Sprintf("%s avx2=%t fma=%t f16c=%t asimd=%t asm: f32=%t f16=%t int8=%t wkv=%t",
-		f.Arch, f.AVX2, f.FMA, f.F16C, f.ASIMD, f.F32, f.F16, f.I8, f.WKV)
+	return fmt.Sprintf("%s avx2=%t fma=%t f16c=%t avx512=%t asimd=%t asm: f32=%t f16=%t int8=%t wkv=%t wide-gemm=%t",
+		f.Arch, f.AVX2, f.FMA, f.F16C, f.AVX512, f.ASIMD, f.F32, f.F16, f.I8, f.WKV, f.Wide)
 }
 
 // CPU returns the features detected on this machine.

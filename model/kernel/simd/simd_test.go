@@ -34,6 +34,9 @@ var mulCases = []mulCase{
 	{64, 768, 7, 64},
 	{32, 200, 6, 40},
 	{20, 3072, 3, 20},
+	{16, 64, 6, 16}, // one AVX-512 group of six tokens
+	{8, 40, 17, 8},  // two groups of six, one of three, two single tokens
+	{12, 96, 40, 12},
 }
 
 func (c mulCase) String() string {
@@ -260,5 +263,38 @@ func TestFeatures(t *testing.T) {
 	}
 	if f.Arch == "amd64" && f.F32 && !(f.AVX2 && f.FMA) {
 		t.Error("amd64 assembly enabled without AVX2 and FMA")
+	}
+}
+
+// TestMulTokensBitIdentical: a token's outputs do not depend on how many tokens the
+// call had, so whichever tile (six, three or one token, AVX-512 or AVX2) computed it,
+// for every storage type. Sequence mode equal to token mode rests on this.
+func TestMulTokensBitIdentical(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	const rows, cols = 12, 200
+	wf := randomFloats(rng, rows*cols)
+	half, quant, scale := make([]uint16, len(wf)), make([]int8, len(wf)), make([]float32, rows)
+	FromFloat32(half, wf)
+	QuantizeI8(quant, scale, wf, rows, cols)
+	kinds := map[string]func(dst, x []float32, n int){
+		"f32":  func(dst, x []float32, n int) { MulF32(dst, rows, wf, x, rows, cols, n) },
+		"f16":  func(dst, x []float32, n int) { MulF16(dst, rows, half, x, rows, cols, n) },
+		"int8": func(dst, x []float32, n int) { MulI8(dst, rows, quant, scale, x, rows, cols, n) },
+	}
+	for name, mul := range kinds {
+		for _, n := range []int{2, 3, 5, 6, 7, 9, 12, 13, 17, 40} {
+			x := randomFloats(rng, n*cols)
+			all := make([]float32, n*rows)
+			mul(all, x, n)
+			for tok := range n {
+				one := make([]float32, rows)
+				mul(one, x[tok*cols:(tok+1)*cols], 1)
+				for o := range one {
+					if one[o] != all[tok*rows+o] {
+						t.Fatalf("%s n=%d token %d row %d: %v alone, %v among %d (%s)", name, n, tok, o, one[o], all[tok*rows+o], n, CPU())
+					}
+				}
+			}
+		}
 	}
 }
