@@ -307,7 +307,7 @@ func (e *Engine) stageRows(lo, hi int) {
 		case stageDecay6:
 			w := row(s.w)
 			for j, base := range b.decayBase {
-				w[j] = float32(math.Exp(-math.Exp(float64(base + w[j]))))
+				w[j] = exp32(-exp32(base + w[j]))
 			}
 		case stageOut56:
 			e.out56(b, s, t)
@@ -608,7 +608,7 @@ func (e *Engine) decay7(b *block, s *scratch, t int) {
 	o := t * c
 	w, a, k, kk := s.w[o:o+c], s.a[o:o+c], s.k[o:o+c], s.kk[o:o+c]
 	for j := range w {
-		w[j] = float32(math.Exp(-v7DecayScale * float64(sigmoid(b.w0[j]+w[j]))))
+		w[j] = exp32(-v7DecayScale * sigmoid(b.w0[j]+w[j]))
 		a[j] = sigmoid(b.a0[j] + a[j])
 	}
 	for h := range e.cfg.Heads {
@@ -758,7 +758,5 @@ func normalizeInto(dst, src, w, b []float32, eps float32) {
 		dst[i] = float32((float64(v)-mean)*inv)*w[i] + b[i]
 	}
 }
-
-func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
 
 func tanh(x float32) float32 { return float32(math.Tanh(float64(x))) }
