@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/rwkvbench/rwkvbench/bench/store"
 	"github.com/rwkvbench/rwkvbench/datasets"
 	"github.com/rwkvbench/rwkvbench/model"
+	"github.com/rwkvbench/rwkvbench/model/kernel"
 	"github.com/rwkvbench/rwkvbench/model/precision"
 	"github.com/rwkvbench/rwkvbench/qnn"
 )
@@ -38,6 +40,13 @@ enter the statistics; every raw sample is stored with its timestamp and thermal 
 Precisions other than fp32 are SIMULATED on the CPU engine (fp16 rounding, fake-quantized
 a16w8/a16w4 with activation ranges calibrated on a built-in text) and marked so in every
 table; their speed is the CPU engine's, not the NPU's.
+
+--weights f16 or int8 is not a precision: it is how the CPU engine itself stores the
+projection weights (rounded once, dequantized in the kernel), a speed mode of the host
+engine. It runs fp32 only (the simulations need the float32 weights), with --backend cpu
+only; the cells' runtime reads "cpu-engine f16-weights" (or int8), every row carries
+weight_storage, and the Markdown table marks the precision "(f16 weights)". Its load
+times include the conversion.
 
 On --device local, load-cold means the model file's page cache was dropped
 (posix_fadvise DONTNEED) before each load, so the file is read from storage; where that
@@ -61,7 +70,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	testList := fs.String("tests", "", "comma-separated `tests` (default: ppP,tgN,ppP+tgN,ttft,load-cold,load-warm)")
 	reps := fs.IntP("repetitions", "r", 5, "measured `runs` per cell")
 	warmup := fs.Int("warmup", 1, "warm-up `runs` per cell, stored but not in the statistics")
-	precList := fs.String("precision", "fp32,fp16,a16w8,a16w4", "comma-separated `precisions`; all but fp32 are simulated on the CPU")
+	precList := fs.String("precision", "fp32,fp16,a16w8,a16w4", "comma-separated `precisions`; all but fp32 are simulated on the CPU (default with --weights f16 or int8: fp32)")
+	weights := weightsFlag(fs)
 	format := fs.StringP("output", "o", "md", "table `format`: md, json or csv")
 	storePath := fs.String("store", "", "results `file` (SQLite); default: <user cache dir>/rwkvbench/results.db, or ./rwkvbench.db without a cache dir")
 	resume := fs.String("resume", "", "continue the run with this `ID`, skipping its recorded cells")
@@ -109,11 +119,30 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	storage, err := parseWeights(*weights)
+	if err != nil {
+		return err
+	}
+	if storage != kernel.F32 {
+		if *backend != "cpu" {
+			return fmt.Errorf("--weights %s applies only to the CPU engine (--backend cpu), not to --backend %s, whose context binary holds its own weights", storage, *backend)
+		}
+		if !fs.Changed("precision") {
+			*precList = precision.FP32
+		}
+	}
 	precisions, err := benchPrecisions(*precList)
 	if err != nil {
 		return err
 	}
-	dev, err := selectBenchDevice(*device, *threads)
+	if storage != kernel.F32 {
+		for _, p := range precisions {
+			if p != precision.FP32 {
+				return fmt.Errorf("--weights %s with --precision %s: the simulated precisions fake-quantize the float32 weights, so they run only with --weights f32; give --precision fp32 with --weights %s", storage, p, storage)
+			}
+		}
+	}
+	dev, err := selectBenchDevice(*device, *threads, storage)
 	if err != nil {
 		return err
 	}
@@ -147,6 +176,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		display = strings.TrimSuffix(filepath.Base(*path), filepath.Ext(*path))
 	}
 	fmt.Fprintf(e.stderr, "run %s → %s (continue an interrupted run with --resume %s)\n", runID, *storePath, runID)
+	if storage != kernel.F32 {
+		fmt.Fprintf(e.stderr, "CPU engine weights stored as %s (--weights %s): cells are recorded with runtime %q\n", storage, storage, dev.cell.Runtime)
+	}
 
 	sink := benchSink{st: st, runID: runID}
 	cellTests := make([]string, 0, len(tests)+1)
@@ -167,7 +199,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		cfg = m.Config
-		targets, err = benchTargets(ctx, e, m, *path, display, hash, precisions, dev, func(c bench.Cell) bool {
+		targets, err = benchTargets(ctx, e, m, *path, display, hash, precisions, storage, dev, func(c bench.Cell) bool {
 			return sink.allDone(ctx, c, cellTests)
 		})
 		m.Close()
@@ -185,6 +217,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		targets = []bench.Target{t}
 		simulatedNote = "nothing simulated: measured on the QNN " + *backend + " backend (" + t.Cell.Runtime + ")"
 	}
+	if storage != kernel.F32 {
+		simulatedNote = "nothing simulated: fp32 on the CPU engine with its projection weights stored as " + string(storage) + " (--weights), a speed mode, not the f32 reference"
+	}
 
 	meta := map[string]string{
 		"model_path":        *path,
@@ -197,6 +232,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		"seed":              strconv.FormatUint(*seed, 10),
 		"greedy":            strconv.FormatBool(*greedy),
 		"threads":           strconv.Itoa(*threads),
+		"weight_storage":    benchCellWeights(dev.cell),
 		"load_cold":         dev.coldMeaning,
 		"simulated":         simulatedNote,
 		"calibration":       "built-in calibration text (precision.CalibrationText), activation min/max",
@@ -234,7 +270,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	runErr := runner.Run(ctx, targets)
 	if runErr == nil && *evalLimit > 0 {
-		runErr = benchLambada(ctx, e, sink, targets, *data, *evalLimit, *prefixToken, *storePath, hash)
+		runErr = benchLambada(ctx, e, sink, targets, *data, *evalLimit, *prefixToken, *storePath, hash, storage)
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintf(e.stderr, "interrupted; continue with --resume %s\n", runID)
@@ -301,8 +337,9 @@ type benchDevice struct {
 }
 
 // selectBenchDevice is the one place that maps --device to a device; the device
-// fleet adds its kinds here.
-func selectBenchDevice(name string, threads int) (*benchDevice, error) {
+// fleet adds its kinds here. The CPU engine's weight storage is part of its runtime,
+// so that cells of different storages never count as repetitions of each other.
+func selectBenchDevice(name string, threads int, storage kernel.Storage) (*benchDevice, error) {
 	if name != "local" {
 		return nil, fmt.Errorf("--device %q: only local (this host's CPU) is supported yet", name)
 	}
@@ -311,7 +348,7 @@ func selectBenchDevice(name string, threads int) (*benchDevice, error) {
 			Backend: "cpu",
 			Device:  "local",
 			SoC:     bench.HostCPUName(),
-			Runtime: runtime.Version() + " cpu-engine",
+			Runtime: benchCPURuntime(storage),
 			// The CPU engine's only performance knob is its thread count.
 			PerfProfile: "threads=" + strconv.Itoa(threads),
 		},
@@ -332,6 +369,34 @@ func selectBenchDevice(name string, threads int) (*benchDevice, error) {
 		d.coldMeaning = "model file's page cache dropped with posix_fadvise(DONTNEED) before each load"
 	}
 	return d, nil
+}
+
+// benchCPURuntime is the Cell.Runtime of the CPU engine: "go1.26 cpu-engine" with the
+// reference f32 weights (as before --weights existed, so stored runs stay comparable),
+// "go1.26 cpu-engine f16-weights" or "... int8-weights" otherwise.
+func benchCPURuntime(storage kernel.Storage) string {
+	r := runtime.Version() + " cpu-engine"
+	if storage != kernel.F32 && storage != "" {
+		r += " " + string(storage) + benchWeightsSuffix
+	}
+	return r
+}
+
+const benchWeightsSuffix = "-weights"
+
+// benchCellWeights reads a cell's CPU engine weight storage back from its runtime:
+// f32 for a CPU cell without a storage word, "" for other backends, where it does not
+// apply.
+func benchCellWeights(c bench.Cell) string {
+	if c.Backend != "cpu" {
+		return ""
+	}
+	for _, f := range strings.Fields(c.Runtime) {
+		if s, ok := strings.CutSuffix(f, benchWeightsSuffix); ok && s != "" {
+			return s
+		}
+	}
+	return string(kernel.F32)
 }
 
 // benchTargets prepares one target per precision: simulated precisions are planned
@@ -369,7 +434,7 @@ func benchQNNTarget(ctx context.Context, backend, perf, lib, systemLib, path, di
 	return t, nil
 }
 
-func benchTargets(ctx context.Context, e *env, m *model.Model, path, display, hash string, precisions []string, dev *benchDevice, recorded func(bench.Cell) bool) ([]bench.Target, error) {
+func benchTargets(ctx context.Context, e *env, m *model.Model, path, display, hash string, precisions []string, storage kernel.Storage, dev *benchDevice, recorded func(bench.Cell) bool) ([]bench.Target, error) {
 	var calib []int
 	var targets []bench.Target
 	for _, name := range precisions {
@@ -398,6 +463,15 @@ func benchTargets(ctx context.Context, e *env, m *model.Model, path, display, ha
 			Open: func(ctx context.Context) (model.Session, error) {
 				return precision.OpenSession(path, enc, dev.threads)
 			},
+		}
+		if storage != kernel.F32 {
+			if name != precision.FP32 {
+				// runBench rejects this; a simulation needs the float32 weights.
+				return nil, fmt.Errorf("precision %s cannot run with --weights %s", name, storage)
+			}
+			target.Open = func(ctx context.Context) (model.Session, error) {
+				return openEngine(path, model.Options{Threads: dev.threads, WeightStorage: string(storage)})
+			}
 		}
 		if dev.dropCaches != nil {
 			target.DropCaches = func(context.Context) error { return dev.dropCaches(path) }
@@ -443,7 +517,7 @@ func (s benchSink) Fail(ctx context.Context, c bench.Cell, reason string) error 
 // KL divergence and top-1 agreement against the fp32 run of the same model and run
 // when there is one. The fp32 reference is kept beside the store so that a resumed
 // run can still compare with it.
-func benchLambada(ctx context.Context, e *env, sink benchSink, targets []bench.Target, data string, limit, prefixToken int, storePath, hash string) error {
+func benchLambada(ctx context.Context, e *env, sink benchSink, targets []bench.Target, data string, limit, prefixToken int, storePath, hash string, storage kernel.Storage) error {
 	if data == "" {
 		// The same lookup as the tests' shared fixtures, so a workspace copy is used
 		// before anything is downloaded.
@@ -457,7 +531,12 @@ func benchLambada(ctx context.Context, e *env, sink benchSink, targets []bench.T
 	if err != nil {
 		return err
 	}
-	refPath := filepath.Join(filepath.Dir(storePath), "references", sink.runID+"-"+hash[:16]+"-fp32.ref")
+	refName := sink.runID + "-" + hash[:16] + "-fp32.ref"
+	if storage != kernel.F32 {
+		// Never mistaken for (or overwriting) the f32 engine's reference.
+		refName = sink.runID + "-" + hash[:16] + "-fp32-" + string(storage) + "-weights.ref"
+	}
+	refPath := filepath.Join(filepath.Dir(storePath), "references", refName)
 	// fp32 first: it is the reference for the others.
 	ordered := slices.Clone(targets)
 	slices.SortStableFunc(ordered, func(a, b bench.Target) int {
@@ -536,6 +615,10 @@ type benchRow struct {
 	Status     string         `json:"status"` // done or failed
 	Reason     string         `json:"reason,omitempty"`
 
+	// WeightStorage is the CPU engine's weight storage (--weights: f32, f16, int8),
+	// read from the cell's runtime; absent for other backends.
+	WeightStorage string `json:"weight_storage,omitempty"`
+
 	summary bench.Summary
 }
 
@@ -573,7 +656,7 @@ func benchPrintTable(ctx context.Context, w io.Writer, st *store.Store, runID, f
 		sum := bench.Summarize(values, confidence)
 		rows = append(rows, benchRow{
 			Model: k.cell.Model, ModelHash: k.cell.ModelHash, Params: cfg.Params, Precision: k.cell.Precision,
-			Simulated: g[0].Simulated, Backend: k.cell.Backend, Device: k.cell.Device, SoC: k.cell.SoC,
+			Simulated: g[0].Simulated, Backend: k.cell.Backend, WeightStorage: benchCellWeights(k.cell), Device: k.cell.Device, SoC: k.cell.SoC,
 			Test: k.cell.Test, Metric: k.metric, Unit: g[0].Unit, N: sum.N,
 			Median: benchJSONFloat(sum.Median), CILo: benchJSONFloat(sum.Lo), CIHi: benchJSONFloat(sum.Hi), Confidence: confidence,
 			Mean: benchJSONFloat(sum.Mean), SD: benchJSONFloat(sum.SD), Min: benchJSONFloat(sum.Min), Max: benchJSONFloat(sum.Max),
@@ -589,7 +672,7 @@ func benchPrintTable(ctx context.Context, w io.Writer, st *store.Store, runID, f
 		failed++
 		rows = append(rows, benchRow{
 			Model: c.Model, ModelHash: c.ModelHash, Params: cfg.Params, Precision: c.Precision,
-			Simulated: c.Precision != precision.FP32, Backend: c.Backend, Device: c.Device, SoC: c.SoC,
+			Simulated: c.Precision != precision.FP32, Backend: c.Backend, WeightStorage: benchCellWeights(c.Cell), Device: c.Device, SoC: c.SoC,
 			Test: c.Test, Status: "failed", Reason: c.Reason,
 			Median: nan, CILo: nan, CIHi: nan, Mean: nan, SD: nan, Min: nan, Max: nan,
 		})
@@ -612,6 +695,9 @@ func benchPrintTable(ctx context.Context, w io.Writer, st *store.Store, runID, f
 			return c
 		}
 		if c := slices.Index(precisions, a.Precision) - slices.Index(precisions, b.Precision); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.WeightStorage, b.WeightStorage); c != 0 {
 			return c
 		}
 		if c := testOrder[a.Test] - testOrder[b.Test]; c != 0 {
@@ -652,7 +738,7 @@ func benchWriteJSON(w io.Writer, rows []benchRow) error {
 func benchWriteCSV(w io.Writer, rows []benchRow) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"model", "model_hash", "params", "precision", "simulated", "backend", "device", "soc", "test", "metric", "unit",
-		"n", "median", "ci_lo", "ci_hi", "confidence", "mean", "sd", "min", "max", "status", "reason"})
+		"n", "median", "ci_lo", "ci_hi", "confidence", "mean", "sd", "min", "max", "status", "reason", "weight_storage"})
 	num := func(v benchJSONFloat) string {
 		if math.IsNaN(float64(v)) {
 			return ""
@@ -662,7 +748,7 @@ func benchWriteCSV(w io.Writer, rows []benchRow) error {
 	for _, r := range rows {
 		cw.Write([]string{r.Model, r.ModelHash, strconv.FormatInt(r.Params, 10), r.Precision, strconv.FormatBool(r.Simulated),
 			r.Backend, r.Device, r.SoC, r.Test, r.Metric, r.Unit, strconv.Itoa(r.N),
-			num(r.Median), num(r.CILo), num(r.CIHi), num(benchJSONFloat(r.Confidence)), num(r.Mean), num(r.SD), num(r.Min), num(r.Max), r.Status, r.Reason})
+			num(r.Median), num(r.CILo), num(r.CIHi), num(benchJSONFloat(r.Confidence)), num(r.Mean), num(r.SD), num(r.Min), num(r.Max), r.Status, r.Reason, r.WeightStorage})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -706,8 +792,12 @@ func benchWriteMarkdown(w io.Writer, rows []benchRow, runID string, confidence f
 		model, precision, test string
 	}
 	memory := map[cellKey][2]string{}
+	storages := map[string]bool{}
 	for _, r := range rows {
-		k := cellKey{r.Model, r.Precision, r.Test}
+		if r.WeightStorage != "" && r.WeightStorage != string(kernel.F32) {
+			storages[r.WeightStorage] = true
+		}
+		k := cellKey{r.Model, benchPrecisionLabel(r), r.Test}
 		m := memory[k]
 		switch r.Metric {
 		case bench.MetricPeakRSSBytes:
@@ -722,12 +812,17 @@ func benchWriteMarkdown(w io.Writer, rows []benchRow, runID string, confidence f
 	fmt.Fprintf(bw, "Device %s (%s), backend %s, %s, %s.\n\n", dev.cell.Device, dev.cell.SoC, dev.cell.Backend, dev.cell.Runtime, dev.cell.PerfProfile)
 	fmt.Fprintf(bw, "Statistics: **median [%g%% CI]** (distribution-free, from order statistics) and **mean ± sample sd** of the measured runs; warm-ups are excluded. ", confidence*100)
 	fmt.Fprintf(bw, "Peak RSS is the VmHWM of the cell (reset before it); PSS is read right after its runs. ")
-	fmt.Fprintf(bw, "Rows marked *simulated* are precisions emulated on the CPU engine (fp16 rounding, fake quantization): their accuracy predicts the NPU's; their speed is the CPU engine's plus the cost of simulating, not the NPU's.\n\n")
+	fmt.Fprintf(bw, "Rows marked *simulated* are precisions emulated on the CPU engine (fp16 rounding, fake quantization): their accuracy predicts the NPU's; their speed is the CPU engine's plus the cost of simulating, not the NPU's.")
+	for _, st := range slices.Sorted(maps.Keys(storages)) {
+		fmt.Fprintf(bw, " Rows marked *(%s weights)* ran the CPU engine with its projection weights stored as %s (--weights %s, dequantized in the kernel): a speed mode of the host engine, not the f32 reference and not a simulated precision.", st, st, st)
+	}
+	fmt.Fprint(bw, "\n\n")
 	fmt.Fprintln(bw, "| model | params | precision | test | metric | unit | n | median [CI] | mean ± sd | peak RSS MiB | PSS MiB |")
 	fmt.Fprintln(bw, "|---|--:|---|---|---|---|--:|--:|--:|--:|--:|")
 	openCI := false
 	for _, r := range rows {
-		prec := r.Precision
+		precLabel := benchPrecisionLabel(r)
+		prec := precLabel
 		if r.Simulated {
 			prec += " *simulated*"
 		}
@@ -754,15 +849,25 @@ func benchWriteMarkdown(w io.Writer, rows []benchRow, runID string, confidence f
 		} else if math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0) {
 			openCI = true
 		}
-		mem := memory[cellKey{r.Model, r.Precision, r.Test}]
+		mem := memory[cellKey{r.Model, precLabel, r.Test}]
 		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n",
 			benchMDEscape(r.Model), benchFormatParams(r.Params), prec, r.Test, label, unit, s.N, medianCI, meanSD, mem[0], mem[1])
-		memory[cellKey{r.Model, r.Precision, r.Test}] = [2]string{} // once per cell
+		memory[cellKey{r.Model, precLabel, r.Test}] = [2]string{} // once per cell
 	}
 	if openCI {
 		fmt.Fprintf(bw, "\nAn interval bound of ±∞ means too few runs for a %g%% interval of the median (at 95%%, 6 or more are needed): raise -r.\n", confidence*100)
 	}
 	return bw.Flush()
+}
+
+// benchPrecisionLabel is a row's precision as the Markdown table shows it: with the
+// CPU engine's weight storage when that is not the f32 reference, e.g.
+// "fp32 *(f16 weights)*".
+func benchPrecisionLabel(r benchRow) string {
+	if r.WeightStorage == "" || r.WeightStorage == string(kernel.F32) {
+		return r.Precision
+	}
+	return r.Precision + " *(" + r.WeightStorage + " weights)*"
 }
 
 func benchMDEscape(s string) string {

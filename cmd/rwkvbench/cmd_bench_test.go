@@ -129,12 +129,133 @@ func TestBenchCommandErrors(t *testing.T) {
 		{[]string{"--model", model, "--cooldown-until-status", "9"}, "--cooldown-until-status 9"},
 		{[]string{"--model", model, "--store", db, "--resume", "no-such-run"}, "--resume no-such-run: no such run"},
 		{[]string{"--model", filepath.Join(t.TempDir(), "missing.pth"), "--store", db}, "missing.pth"},
+		{[]string{"--model", model, "--store", db, "--weights", "int4"}, `--weights "int4": want f32, f16 or int8`},
+		{[]string{"--model", model, "--store", db, "--weights", "f16", "--precision", "fp32,a16w8"},
+			"--weights f16 with --precision a16w8: the simulated precisions fake-quantize the float32 weights"},
+		{[]string{"--model", model, "--store", db, "--weights", "int8", "--precision", "fp16"}, "run only with --weights f32"},
+		{[]string{"--model", model, "--store", db, "--backend", "qnn-htp", "--precision", "a16w8", "--weights", "f16"},
+			"--weights f16 applies only to the CPU engine (--backend cpu)"},
 	}
 	for _, tt := range tests {
 		code, _, stderr := run(t, append([]string{"bench"}, tt.args...)...)
 		if code != 1 || !strings.Contains(stderr, tt.want) {
 			t.Errorf("bench %v: exit %d, stderr %q; want exit 1 and %q", tt.args, code, stderr, tt.want)
 		}
+	}
+}
+
+// TestBenchCommandWeights benchmarks with the CPU engine's weight storage. Resuming
+// an f32 run with --weights f16 must measure every cell again, since an f16 cell is
+// not a repetition of an f32 one, and every output names the storage.
+func TestBenchCommandWeights(t *testing.T) {
+	model := fixtures.Path(t, filepath.Join("rwkv_cpp_tiny", "tiny-rwkv-7v0-834K-FP32.bin"))
+	db := filepath.Join(t.TempDir(), "results.db")
+	args := []string{"bench", "--model", model, "-p", "8", "-n", "4", "-r", "2", "--warmup", "0", "--threads", "1",
+		"--tests", "pp8,tg4", "--store", db}
+	code, _, stderr := run(t, append(args, "--precision", "fp32", "-o", "json")...)
+	if code != 0 {
+		t.Fatalf("f32: exit %d: %s", code, stderr)
+	}
+	st, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Runs(context.Background())
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs %v, %v; want one", runs, err)
+	}
+	runID := runs[0].ID
+
+	// No --precision: with --weights f16 the default is fp32 alone, which runs.
+	code, stdout, stderr := run(t, append(args, "--weights", "f16", "--resume", runID, "-o", "json")...)
+	if code != 0 {
+		t.Fatalf("f16: exit %d: %s", code, stderr)
+	}
+	if strings.Contains(stderr, "already recorded") {
+		t.Errorf("f16 cells taken for the recorded f32 ones:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, "CPU engine weights stored as f16") {
+		t.Errorf("stderr does not announce the storage:\n%s", stderr)
+	}
+	var rows []benchRow
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
+		t.Fatalf("output is not a JSON row list: %v\n%s", err, stdout)
+	}
+	type key struct{ storage, test, metric string }
+	got := map[key]bool{}
+	for _, r := range rows {
+		if r.Precision != "fp32" || r.Simulated || r.Status != "done" {
+			t.Errorf("row %+v: want a measured, not simulated, fp32 row", r)
+		}
+		got[key{r.WeightStorage, r.Test, r.Metric}] = true
+	}
+	for _, storage := range []string{"f32", "f16"} {
+		for _, k := range []key{{storage, "pp8", bench.MetricPrefillTokensPerSecond}, {storage, "tg4", bench.MetricGenerationTokensPerSecond}} {
+			if !got[k] {
+				t.Errorf("no row %v among %v", k, got)
+			}
+		}
+	}
+	cells, err := st.Cells(context.Background(), runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtimes := map[string]int{}
+	for _, c := range cells {
+		runtimes[c.Runtime]++
+	}
+	if len(runtimes) != 2 || runtimes[benchCPURuntime("f32")] != 2 || runtimes[benchCPURuntime("f16")] != 2 ||
+		!strings.HasSuffix(benchCPURuntime("f16"), " cpu-engine f16-weights") {
+		t.Errorf("cell runtimes %v; want two f32 and two f16-weights cells", runtimes)
+	}
+
+	// Markdown and CSV name the storage per row.
+	code, stdout, stderr = run(t, append(args, "--weights", "f16", "--resume", runID, "-o", "md")...)
+	if code != 0 {
+		t.Fatalf("md: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"cpu-engine f16-weights", "Rows marked *(f16 weights)*", "| fp32 *(f16 weights)* | pp8 | prefill t/s |", "| fp32 | pp8 | prefill t/s |"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, stderr = run(t, append(args, "--weights", "f16", "--resume", runID, "-o", "csv")...)
+	if code != 0 {
+		t.Fatalf("csv: exit %d: %s", code, stderr)
+	}
+	records, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+	if err != nil || len(records) < 2 {
+		t.Fatalf("csv: %v\n%s", err, stdout)
+	}
+	last := len(records[0]) - 1
+	storages := map[string]bool{}
+	for _, r := range records[1:] {
+		storages[r[last]] = true
+	}
+	if records[0][last] != "weight_storage" || !storages["f16"] || !storages["f32"] || len(storages) != 2 {
+		t.Errorf("csv weight_storage column %q: %v", records[0][last], storages)
+	}
+}
+
+func TestBenchCellWeights(t *testing.T) {
+	for _, tc := range []struct {
+		cell bench.Cell
+		want string
+	}{
+		{bench.Cell{Backend: "cpu", Runtime: benchCPURuntime("f32")}, "f32"},
+		{bench.Cell{Backend: "cpu", Runtime: benchCPURuntime("")}, "f32"},
+		{bench.Cell{Backend: "cpu", Runtime: benchCPURuntime("f16")}, "f16"},
+		{bench.Cell{Backend: "cpu", Runtime: benchCPURuntime("int8")}, "int8"},
+		{bench.Cell{Backend: "cpu", Runtime: "go1.26 cpu"}, "f32"}, // the device agent's
+		{bench.Cell{Backend: "qnn-htp", Runtime: "QAIRT 2.43"}, ""},
+	} {
+		if got := benchCellWeights(tc.cell); got != tc.want {
+			t.Errorf("benchCellWeights(%+v) = %q, want %q", tc.cell, got, tc.want)
+		}
+	}
+	if r := benchCPURuntime("f32"); strings.Contains(r, "weights") || !strings.HasSuffix(r, " cpu-engine") {
+		t.Errorf("f32 runtime %q changed: stored f32 runs would no longer match", r)
 	}
 }
 

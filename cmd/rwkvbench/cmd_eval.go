@@ -14,6 +14,7 @@ import (
 	"github.com/rwkvbench/rwkvbench/datasets"
 	"github.com/rwkvbench/rwkvbench/eval"
 	"github.com/rwkvbench/rwkvbench/model"
+	"github.com/rwkvbench/rwkvbench/model/kernel"
 	"github.com/rwkvbench/rwkvbench/tokenizer"
 )
 
@@ -25,6 +26,8 @@ func runEval(ctx context.Context, e *env, args []string) error {
 		"every target token is the argmax. acc stderr: sample sd/sqrt(n); ppl stderr: bootstrap.\n"+
 		"With --reference, also the KL divergence KL(reference||model) per scored position over the\n"+
 		"reference's top-K tokens plus the rest, top-1 agreement and the perplexity difference.\n"+
+		"--weights f16 or int8 runs the engine with its projection weights in that storage (a speed\n"+
+		"mode, not the f32 reference); the description line and the JSON (weight_storage) name it.\n"+
 		"Ctrl-C stops early and prints the result over the documents done.")
 	path := fs.String("model", "", "checkpoint `file`: PyTorch .pth, safetensors or rwkv.cpp .bin (required)")
 	task := fs.String("task", "lambada", "evaluation `task`; lambada is the only one")
@@ -41,6 +44,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	refPath := fs.String("reference", "", "compare with a reference `file` from --save-reference: KL divergence, top-1 agreement, delta ppl")
 	topK := fs.Int("top-k", eval.DefaultTopK, "log-probabilities per position that --save-reference stores")
 	threads := fs.Int("threads", runtime.NumCPU(), "`goroutines` for the matrix products")
+	weights := weightsFlag(fs)
 	progress := fs.Bool("progress", false, "show the progress line even when stderr is not a terminal")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -65,8 +69,12 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	case *refPath != "" && *refPath == *saveRef:
 		return fmt.Errorf("--reference and --save-reference are the same file %s", *refPath)
 	}
+	storage, err := parseWeights(*weights)
+	if err != nil {
+		return err
+	}
 
-	sess, desc, err := openSession(*path, *threads)
+	sess, desc, err := openSession(*path, *threads, storage)
 	if err != nil {
 		return err
 	}
@@ -125,7 +133,7 @@ func runEval(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("--save-reference: %w", err)
 		}
 	}
-	if err := writeEvalResult(e.stdout, *format, res, ds, desc); err != nil {
+	if err := writeEvalResult(e.stdout, *format, res, ds, desc, storage); err != nil {
 		return err
 	}
 	if interrupted {
@@ -134,20 +142,20 @@ func runEval(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// openSession opens the model to evaluate and describes it for the report. It is
-// the one place a precision or device choice will slot in.
-func openSession(path string, threads int) (model.Session, string, error) {
-	m, err := model.Load(path)
+// openSession opens the model to evaluate, with the engine's weights in storage, and
+// describes it for the report. It is the one place a precision or device choice will
+// slot in.
+func openSession(path string, threads int, storage kernel.Storage) (model.Session, string, error) {
+	sess, err := openEngine(path, model.Options{Threads: threads, WeightStorage: string(storage)})
 	if err != nil {
 		return nil, "", err
 	}
-	eng, err := model.NewEngine(m, model.Options{Threads: threads})
-	if err != nil {
-		m.Close()
-		return nil, "", err
+	cfg := sess.m.Config
+	desc := fmt.Sprintf("RWKV %s, %s weights computed in float32 on the CPU reference engine", cfg.Version, cfg.DType)
+	if note := weightsNote(storage); note != "" {
+		desc = fmt.Sprintf("RWKV %s, %s weights %s, computed in float32 on the CPU reference engine", cfg.Version, cfg.DType, note)
 	}
-	desc := fmt.Sprintf("RWKV %s, %s weights computed in float32 on the CPU reference engine", m.Config.Version, m.Config.DType)
-	return closeBoth{eng, m}, desc, nil
+	return sess, desc, nil
 }
 
 // closeBoth closes the engine, then the model it runs.
@@ -174,9 +182,17 @@ func evalTokenizer(name string, vocab int) (tokenizer.Tokenizer, error) {
 	return tok, nil
 }
 
-func writeEvalResult(w io.Writer, format string, res *eval.Result, ds *datasets.Dataset, desc string) error {
+func writeEvalResult(w io.Writer, format string, res *eval.Result, ds *datasets.Dataset, desc string, storage kernel.Storage) error {
 	if format == "json" {
-		b, err := json.MarshalIndent(res, "", "  ")
+		var v any = res
+		if storage != kernel.F32 {
+			// Only then, so that the reference run's JSON stays what it always was.
+			v = struct {
+				*eval.Result
+				WeightStorage kernel.Storage `json:"weight_storage"`
+			}{res, storage}
+		}
+		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
 			return fmt.Errorf("result: %w", err)
 		}

@@ -120,6 +120,49 @@ func TestEvalCommandMarkdown(t *testing.T) {
 	}
 }
 
+// TestEvalCommandWeights evaluates with the CPU engine's f16 and int8 weight storage:
+// the description line and the JSON name the storage; the f32 reference's output
+// is unchanged (TestEvalCommandJSON checks its exact fields).
+func TestEvalCommandWeights(t *testing.T) {
+	modelPath := fixtures.Path(t, "rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin")
+	data := evalData(t)
+	for _, tc := range []struct {
+		weights, format string
+		want            []string
+	}{
+		{"f32", "md", []string{"RWKV 7, f32 weights computed in float32 on the CPU reference engine."}},
+		{"f16", "md", []string{"RWKV 7, f32 weights held as f16 by the engine (--weights f16", "not the f32 reference", "| lambada | 3 |"}},
+		{"int8", "md", []string{"held as int8 with one scale per row by the engine (--weights int8", "| lambada | 3 |"}},
+		{"f16", "json", []string{`"weight_storage": "f16"`, `"docs": 3`}},
+		{"int8", "json", []string{`"weight_storage": "int8"`}},
+	} {
+		t.Run(tc.weights+"-"+tc.format, func(t *testing.T) {
+			code, stdout, stderr := runIn(t, "", "eval", "--model", modelPath, "--data", data, "--threads", "1",
+				"--format", tc.format, "--weights", tc.weights)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("output lacks %q:\n%s", want, stdout)
+				}
+			}
+			if tc.format == "json" {
+				var fields map[string]any
+				if err := json.Unmarshal([]byte(stdout), &fields); err != nil {
+					t.Fatalf("output is not JSON: %v\n%s", err, stdout)
+				}
+				if ppl, _ := fields["ppl"].(float64); ppl <= 1 {
+					t.Errorf("ppl %v", fields["ppl"])
+				}
+			}
+			if tc.weights == "f32" && strings.Contains(stdout, "held as") {
+				t.Errorf("f32 run names a weight storage:\n%s", stdout)
+			}
+		})
+	}
+}
+
 func TestEvalCommandInterrupted(t *testing.T) {
 	modelPath := fixtures.Path(t, "rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -175,6 +218,8 @@ func TestEvalCommandErrors(t *testing.T) {
 		{[]string{"eval", "--model", modelPath, "--limit", "-1"}, "--limit -1"},
 		{[]string{"eval", "--model", modelPath, "--prefix-token", "-2"}, "--prefix-token -2"},
 		{[]string{"eval", "--model", modelPath, "--data", evalData(t), "--start", "3"}, "--start 3 leaves no documents"},
+		{[]string{"eval", "--model", modelPath, "--weights", "int4"}, `--weights "int4": want f32, f16 or int8`},
+		{[]string{"eval", "--model", modelPath, "--weights", "a16w8"}, `--weights "a16w8"`},
 	} {
 		code, _, stderr := runIn(t, "", tc.args...)
 		if code == 0 || !strings.Contains(stderr, tc.wantErr) {

@@ -16,7 +16,9 @@ import (
 func runGenerate(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "generate", "", "Generate text from a prompt on the CPU reference engine (float32). The prompt and the\n"+
 		"generated text stream to stdout; a speed line (prefill and generation tokens/s) follows\n"+
-		"on stderr. The tokenizer follows the vocabulary: bytes for 256, World for 65536.")
+		"on stderr. The tokenizer follows the vocabulary: bytes for 256, World for 65536.\n"+
+		"--weights f16 or int8 keeps the projection weights in that storage (faster decode, less\n"+
+		"memory traffic); the speed line names it.")
 	path := fs.String("model", "", "checkpoint `file`: PyTorch .pth, safetensors or rwkv.cpp .bin (required)")
 	prompt := fs.String("prompt", "", "the `text` to continue (required)")
 	count := fs.IntP("tokens", "n", 64, "`count` of tokens to generate")
@@ -25,6 +27,7 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	seed := fs.Uint64("seed", 1, "random `seed`; the same seed, model and prompt give the same text")
 	threads := fs.Int("threads", runtime.NumCPU(), "`goroutines` for the matrix products")
 	gnEps := fs.Float32("gn-eps", 0, "override the ln_x group-norm `epsilon` (0 keeps the model's)")
+	storageFlag := weightsFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -40,6 +43,10 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("-n %d: must generate at least one token", *count)
 	case *gnEps < 0:
 		return fmt.Errorf("--gn-eps %v: must be positive (or 0 for the model's own)", *gnEps)
+	}
+	storage, err := parseWeights(*storageFlag)
+	if err != nil {
+		return err
 	}
 	m, err := model.Load(*path)
 	if err != nil {
@@ -58,7 +65,7 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	eng, err := model.NewEngine(m, model.Options{Threads: *threads, GroupNormEps: *gnEps})
+	eng, err := model.NewEngine(m, model.Options{Threads: *threads, GroupNormEps: *gnEps, WeightStorage: string(storage)})
 	if err != nil {
 		return err
 	}
@@ -100,6 +107,9 @@ func runGenerate(ctx context.Context, e *env, args []string) error {
 	weights := "float32 weights"
 	if m.Config.DType != tensor.F32 {
 		weights = fmt.Sprintf("%s weights dequantized to float32", m.Config.DType)
+	}
+	if note := weightsNote(storage); note != "" {
+		weights += " " + note
 	}
 	fmt.Fprintf(e.stderr, "prefill %d tokens in %v (%.1f tok/s); generation %d tokens in %v (%.1f tok/s); RWKV %s, %s, %d thread(s), CPU reference engine\n",
 		len(input), prefill.Round(time.Microsecond), rate(len(input), prefill),

@@ -43,6 +43,41 @@ func TestGenerateCommand(t *testing.T) {
 	}
 }
 
+// TestGenerateCommandWeights runs generate with each CPU engine weight storage: it
+// runs, and the speed line names any storage other than the f32 reference.
+func TestGenerateCommandWeights(t *testing.T) {
+	path := fixtures.Path(t, "rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin")
+	for _, tc := range []struct {
+		weights string
+		want    string // in the speed line; "" for none
+	}{
+		{"f32", ""},
+		{"f16", "held as f16 by the engine (--weights f16"},
+		{"int8", "held as int8 with one scale per row by the engine (--weights int8"},
+	} {
+		t.Run(tc.weights, func(t *testing.T) {
+			code, stdout, stderr := run(t, "generate", "--model", path, "--prompt", "In the beginning", "-n", "8",
+				"--temperature", "0", "--threads", "2", "--weights", tc.weights)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if got := len(strings.TrimSuffix(strings.TrimPrefix(stdout, "In the beginning"), "\n")); got != 8 {
+				t.Errorf("%d bytes generated, want 8: %q", got, stdout)
+			}
+			if !strings.Contains(stderr, "tok/s") {
+				t.Errorf("no speed line: %q", stderr)
+			}
+			if tc.want == "" {
+				if strings.Contains(stderr, "held as") || strings.Contains(stderr, "--weights") {
+					t.Errorf("f32 run names a weight storage: %q", stderr)
+				}
+			} else if !strings.Contains(stderr, tc.want) {
+				t.Errorf("speed line %q lacks %q", stderr, tc.want)
+			}
+		})
+	}
+}
+
 func TestGenerateCommandErrors(t *testing.T) {
 	path := fixtures.Path(t, "rwkv_cpp_tiny/tiny-rwkv-7v0-834K-FP32.bin")
 	for _, tc := range []struct {
@@ -56,6 +91,8 @@ func TestGenerateCommandErrors(t *testing.T) {
 		{"bad top-p", []string{"--model", path, "--prompt", "x", "--top-p", "0"}, "top-p"},
 		{"bad temperature", []string{"--model", path, "--prompt", "x", "--temperature", "-1"}, "temperature"},
 		{"stray argument", []string{"--model", path, "hello"}, "unexpected argument"},
+		{"bad weights", []string{"--model", path, "--prompt", "x", "--weights", "int4"}, `--weights "int4": want f32, f16 or int8`},
+		{"simulated precision as weights", []string{"--model", path, "--prompt", "x", "--weights", "fp16"}, `--weights "fp16"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := run(t, append([]string{"generate"}, tc.args...)...)

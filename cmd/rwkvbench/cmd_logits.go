@@ -16,13 +16,16 @@ import (
 func runLogits(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "logits", "", "Run a model on the CPU reference engine from a zero state over a token sequence and print\n"+
 		"its logits as JSON: {\"version\": \"7\", \"n_vocab\": 300, \"logits\": [[...], ...]}, one row for\n"+
-		"the last position, or one row per input position with --all-positions.")
+		"the last position, or one row per input position with --all-positions. With --weights f16\n"+
+		"or int8 the engine stores the projection weights so (a speed mode, not the f32 reference)\n"+
+		"and says so on stderr; the JSON stays the same.")
 	path := fs.String("model", "", "checkpoint `file`: PyTorch .pth, safetensors or rwkv.cpp .bin (required)")
 	tokenList := fs.String("tokens", "", "comma-separated token `ids`, e.g. 5,17,3 (required)")
 	allPositions := fs.Bool("all-positions", false, "print the logits after every input position, not only the last")
 	format := fs.String("format", "json", "output `format`; json is the only one")
 	gnEps := fs.Float32("gn-eps", 0, "override the ln_x group-norm `epsilon` (0 keeps the model's: 64e-5, or the file's)")
 	threads := fs.Int("threads", runtime.NumCPU(), "`goroutines` for the matrix products")
+	weights := weightsFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,12 +45,16 @@ func runLogits(ctx context.Context, e *env, args []string) error {
 	if *gnEps < 0 {
 		return fmt.Errorf("--gn-eps %v: must be positive (or 0 for the model's own)", *gnEps)
 	}
+	storage, err := parseWeights(*weights)
+	if err != nil {
+		return err
+	}
 	m, err := model.Load(*path)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	eng, err := model.NewEngine(m, model.Options{Threads: *threads, GroupNormEps: *gnEps})
+	eng, err := model.NewEngine(m, model.Options{Threads: *threads, GroupNormEps: *gnEps, WeightStorage: string(storage)})
 	if err != nil {
 		return err
 	}
@@ -60,6 +67,9 @@ func runLogits(ctx context.Context, e *env, args []string) error {
 	logits := make([]float32, rows*v)
 	if err := eng.Forward(ctx, tokens, logits); err != nil {
 		return fmt.Errorf("%s: %w", *path, err)
+	}
+	if note := weightsNote(storage); note != "" {
+		fmt.Fprintf(e.stderr, "logits: RWKV %s, %s weights %s\n", m.Config.Version, m.Config.DType, note)
 	}
 	return writeLogitsJSON(e, string(m.Config.Version), v, logits)
 }

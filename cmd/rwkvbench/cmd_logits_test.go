@@ -127,6 +127,48 @@ func TestLogitsGroupNormOverride(t *testing.T) {
 	}
 }
 
+// TestLogitsWeights runs logits with each CPU engine weight storage: the JSON keeps
+// its documented form, the logits stay near the f32 reference's but f16 and int8 do
+// change them (the storage reaches the engine), and stderr names the storage.
+func TestLogitsWeights(t *testing.T) {
+	v7 := fixtures.Path(t, "golden/v7.pth")
+	logits := func(weights string) (logitsOutput, string) {
+		t.Helper()
+		code, stdout, stderr := run(t, "logits", "--model", v7, "--tokens", "5,17,3", "--all-positions", "--weights", weights)
+		if code != 0 {
+			t.Fatalf("--weights %s: exit %d: %s", weights, code, stderr)
+		}
+		return decodeLogits(t, stdout), stderr
+	}
+	ref, stderr := logits("f32")
+	if stderr != "" {
+		t.Errorf("--weights f32 wrote %q to stderr", stderr)
+	}
+	for _, tc := range []struct {
+		weights string
+		tol     float64
+	}{{"f16", 0.01}, {"int8", 0.25}} {
+		t.Run(tc.weights, func(t *testing.T) {
+			o, stderr := logits(tc.weights)
+			if !strings.Contains(stderr, "held as "+tc.weights) || !strings.Contains(stderr, "--weights "+tc.weights) {
+				t.Errorf("stderr %q does not name the %s storage", stderr, tc.weights)
+			}
+			if len(o.Logits) != len(ref.Logits) {
+				t.Fatalf("%d rows, want %d", len(o.Logits), len(ref.Logits))
+			}
+			var worst float64
+			for i := range ref.Logits {
+				for j := range ref.Logits[i] {
+					worst = max(worst, math.Abs(float64(o.Logits[i][j])-float64(ref.Logits[i][j])))
+				}
+			}
+			if worst == 0 || worst > tc.tol {
+				t.Errorf("max |Δlogit| against f32 %.3g; want in (0, %g]", worst, tc.tol)
+			}
+		})
+	}
+}
+
 func TestLogitsCommandErrors(t *testing.T) {
 	v7 := fixtures.Path(t, "golden/v7.pth")
 	for _, tc := range []struct {
@@ -141,6 +183,8 @@ func TestLogitsCommandErrors(t *testing.T) {
 		{"unknown format", []string{"logits", "--model", v7, "--tokens", "1", "--format", "csv"}, "only json"},
 		{"missing file", []string{"logits", "--model", "nope.pth", "--tokens", "1"}, "nope.pth"},
 		{"negative eps", []string{"logits", "--model", v7, "--tokens", "1", "--gn-eps", "-1"}, "--gn-eps"},
+		{"bad weights", []string{"logits", "--model", v7, "--tokens", "1", "--weights", "int4"}, `--weights "int4": want f32, f16 or int8`},
+		{"upper-case weights", []string{"logits", "--model", v7, "--tokens", "1", "--weights", "F16"}, `--weights "F16"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := run(t, tc.args...)
