@@ -9,7 +9,9 @@
 //     " " + last word, and the two are tokenized separately;
 //   - the model starts from a zero state, reads the prefix token (0, end-of-text,
 //     by default; none with -1) and the context in one sequence-mode Forward call,
-//     then the target tokens one at a time, teacher-forced;
+//     then the target tokens one at a time, teacher-forced (a session that returns
+//     the logits of the last positions alone, as the CPU engine does, reads context
+//     and target in one call: the same tokens in the same order);
 //   - log-probabilities come from a float64 log-softmax of the float32 logits;
 //   - ppl = exp(−Σ_docs Σ_target log p / n_docs), normalized per document, not per
 //     token; acc is the share of documents whose every target token is the argmax.
@@ -272,6 +274,8 @@ type run struct {
 	vocab int
 
 	logits []float32
+	tail   []float32 // the target positions' logits, when the session batches them
+	seq    []int     // context and target, when the session batches them
 	lp     []float64 // log-softmax of logits
 	prob   []float64 // softmax of logits
 	inTop  []bool    // scratch for the rest-mass bucket
@@ -287,6 +291,13 @@ type run struct {
 	correct       int
 	targetTokens  int
 	contextTokens int
+}
+
+// tailForwarder is a session that can return the logits of only the last positions
+// of a sequence (len(logits) = k·vocab); the CPU engine is one (model.Engine.
+// ForwardTail).
+type tailForwarder interface {
+	ForwardTail(ctx context.Context, tokens []int, logits []float32) error
 }
 
 // doc scores one document.
@@ -324,7 +335,21 @@ func (r *run) doc(ctx context.Context, d datasets.Doc) error {
 	}
 
 	r.s.Reset()
-	if err := r.s.Forward(ctx, src, r.logits); err != nil {
+	// A session that can return the logits of the last positions only reads the
+	// context and the target (but its last token) in one call; any other reads the
+	// context, then the target tokens one at a time. Both feed the same tokens.
+	tail, batched := r.s.(tailForwarder)
+	batched = batched && len(target) > 0
+	if batched {
+		seq := append(append(r.seq[:0], src...), target[:len(target)-1]...)
+		r.seq = seq
+		if need := len(target) * r.vocab; cap(r.tail) < need {
+			r.tail = make([]float32, need)
+		}
+		if err := tail.ForwardTail(ctx, seq, r.tail[:len(target)*r.vocab]); err != nil {
+			return fmt.Errorf("lambada: doc %d: context and target: %w", d.Index, err)
+		}
+	} else if err := r.s.Forward(ctx, src, r.logits); err != nil {
 		return fmt.Errorf("lambada: doc %d: context: %w", d.Index, err)
 	}
 	sample := Sample{
@@ -334,12 +359,16 @@ func (r *run) doc(ctx context.Context, d datasets.Doc) error {
 	var docLogprob, refDocLogprob float64
 	correct := true
 	for j, id := range target {
-		if j > 0 {
+		logits := r.logits
+		switch {
+		case batched:
+			logits = r.tail[j*r.vocab : (j+1)*r.vocab]
+		case j > 0:
 			if err := r.s.Forward(ctx, target[j-1:j], r.logits); err != nil {
 				return fmt.Errorf("lambada: doc %d: target token %d: %w", d.Index, j, err)
 			}
 		}
-		argmax, err := logSoftmax(r.logits, r.lp, r.prob)
+		argmax, err := logSoftmax(logits, r.lp, r.prob)
 		if err != nil {
 			return fmt.Errorf("lambada: doc %d: target token %d: %w", d.Index, j, err)
 		}

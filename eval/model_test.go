@@ -85,6 +85,15 @@ func checkModes(t *testing.T, m *model.Model, ds []datasets.Doc, prefix int) *Re
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The engine reads context and target in one call (ForwardTail); a session
+	// without that method reads the target token by token. Same bits either way.
+	plain, err := Lambada(context.Background(), struct{ model.Session }{engine(t, m, nil)}, tokenizer.Bytes{}, ds, Options{PrefixToken: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.PPL != seq.PPL || plain.Acc != seq.Acc {
+		t.Errorf("context and target in one call: ppl %v acc %v; target token by token: ppl %v acc %v", seq.PPL, seq.Acc, plain.PPL, plain.Acc)
+	}
 	t.Logf("prefix %d, %d docs: sequence ppl %.6f acc %.4f; token by token ppl %.6f acc %.4f",
 		prefix, seq.Docs, seq.PPL, seq.Acc, step.PPL, step.Acc)
 	if !equalRel(seq.PPL, step.PPL, 1e-4) || !equalRel(seq.Acc, step.Acc, 1e-4) || seq.Docs != len(ds) || step.Docs != len(ds) {

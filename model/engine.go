@@ -135,16 +135,31 @@ func (e *Engine) SetState(s *State) error {
 // completed.
 func (e *Engine) Forward(ctx context.Context, tokens []int, logits []float32) error {
 	v := e.cfg.Vocab
-	all := false
 	switch len(logits) {
-	case 0:
-	case v:
-	case len(tokens) * v:
-		all = true
+	case 0, v, len(tokens) * v:
 	default:
 		return fmt.Errorf("forward: logits buffer has %d values; want 0, %d (last position) or %d (%d positions × %d)",
 			len(logits), v, len(tokens)*v, len(tokens), v)
 	}
+	return e.forward(ctx, tokens, logits)
+}
+
+// ForwardTail is Forward returning the logits of the last k positions, row by row,
+// where len(logits) = k·VocabSize and 1 ≤ k ≤ len(tokens). Scoring a continuation
+// needs the logits at its own positions only: the context and the continuation then
+// go through sequence mode together, and the head runs over k rows rather than all.
+func (e *Engine) ForwardTail(ctx context.Context, tokens []int, logits []float32) error {
+	v := e.cfg.Vocab
+	if len(logits) == 0 || len(logits)%v != 0 || len(logits)/v > len(tokens) {
+		return fmt.Errorf("forward: logits buffer has %d values; want k×%d for the last k of %d positions, k ≥ 1",
+			len(logits), v, len(tokens))
+	}
+	return e.forward(ctx, tokens, logits)
+}
+
+// forward feeds tokens and writes the logits of the last len(logits)/V positions.
+func (e *Engine) forward(ctx context.Context, tokens []int, logits []float32) error {
+	v := e.cfg.Vocab
 	if len(tokens) == 0 {
 		if len(logits) != 0 {
 			return errors.New("forward: logits requested for an empty token sequence")
@@ -156,19 +171,18 @@ func (e *Engine) Forward(ctx context.Context, tokens []int, logits []float32) er
 			return fmt.Errorf("forward: token %d at position %d is outside the vocabulary [0, %d)", t, i, v)
 		}
 	}
+	firstLogit := len(tokens) - len(logits)/v // first position whose logits are wanted
 	for start := 0; start < len(tokens); start += chunkTokens {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("forward: stopped after %d of %d tokens: %w", start, len(tokens), err)
 		}
 		end := min(start+chunkTokens, len(tokens))
+		from := max(firstLogit, start)
 		var out []float32
-		switch {
-		case all:
-			out = logits[start*v : end*v]
-		case len(logits) == v && end == len(tokens):
-			out = logits
+		if from < end {
+			out = logits[(from-firstLogit)*v : (end-firstLogit)*v]
 		}
-		e.run(tokens[start:end], out, all)
+		e.run(tokens[start:end], out, from-start)
 	}
 	return nil
 }
@@ -213,9 +227,9 @@ func (e *Engine) scratchFor(n int) *scratch {
 	return s
 }
 
-// run pushes one chunk through the model. out receives every row's logits (all) or
-// the last row's (len(out) == V), or nothing.
-func (e *Engine) run(tokens []int, out []float32, all bool) {
+// run pushes one chunk through the model. out receives the logits of rows first and
+// after, when it is not empty.
+func (e *Engine) run(tokens []int, out []float32, first int) {
 	n, c := len(tokens), e.cfg.Embd
 	s := e.scratchFor(n)
 	for t, tok := range tokens {
@@ -234,10 +248,6 @@ func (e *Engine) run(tokens []int, out []float32, all bool) {
 		e.channelMix(i, b, s, n)
 	}
 	if len(out) != 0 {
-		first := 0
-		if !all {
-			first = n - 1
-		}
 		rows := n - first
 		for t := range rows {
 			layerNorm(s.head[t*c:(t+1)*c], s.x[(first+t)*c:(first+t+1)*c], e.model.lnOutW, e.model.lnOutB, layerNormEps)

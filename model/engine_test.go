@@ -648,3 +648,30 @@ func TestCancelBetweenChunks(t *testing.T) {
 		t.Errorf("state after cancellation differs from the state after the first chunk by %g", d)
 	}
 }
+
+// TestForwardTail: the logits of the last k positions equal those rows of a Forward
+// over every position, whether the tail lies in one chunk or spans two.
+func TestForwardTail(t *testing.T) {
+	m := randomModel(t, V7, oddShape, 31)
+	v := oddShape.vocab
+	tokens := randomTokens(chunkTokens+5, v, 32)
+	all := make([]float32, len(tokens)*v)
+	if err := newEngine(t, m, Options{}).Forward(context.Background(), tokens, all); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []int{1, 3, 5, 9, len(tokens)} {
+		got := make([]float32, k*v)
+		if err := newEngine(t, m, Options{Threads: 2}).ForwardTail(context.Background(), tokens, got); err != nil {
+			t.Fatal(err)
+		}
+		if d := maxAbsDiff(got, all[(len(tokens)-k)*v:]); d != 0 {
+			t.Errorf("last %d positions differ from the full run by %g", k, d)
+		}
+	}
+	e := newEngine(t, m, Options{})
+	for _, n := range []int{0, v - 1, (len(tokens) + 1) * v} {
+		if err := e.ForwardTail(context.Background(), tokens, make([]float32, n)); err == nil {
+			t.Errorf("ForwardTail with %d logits for %d tokens: no error", n, len(tokens))
+		}
+	}
+}
