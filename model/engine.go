@@ -317,8 +317,13 @@ func (e *Engine) stageRows(lo, hi int) {
 		case stageDecay6:
 			w := row(s.w)
 			for j, base := range b.decayBase {
-				w[j] = exp32(-exp32(base + w[j]))
+				w[j] += base
 			}
+			simd.Exp(w)
+			for j := range w {
+				w[j] = -w[j]
+			}
+			simd.Exp(w)
 		case stageOut56:
 			e.out56(b, s, t)
 		case stageMixFFN:
@@ -331,8 +336,9 @@ func (e *Engine) stageRows(lo, hi int) {
 			}
 		case stageFFNOut:
 			out, r := row(s.out), row(s.r)
+			simd.Sigmoid(r)
 			for j := range out {
-				out[j] *= sigmoid(r[j])
+				out[j] *= r[j]
 			}
 		}
 	}
@@ -572,15 +578,10 @@ func (e *Engine) timeMix7(layer int, b *block, s *scratch, n int) {
 	}
 	e.mulAll(n, first...)
 	// Activations between the LoRA factors: tanh for the decay, σ for the gate.
-	for t := range n {
-		w, g := hw[t*b.w1.m.Rows:(t+1)*b.w1.m.Rows], hg[t*b.g1.m.Rows:(t+1)*b.g1.m.Rows]
-		for j, v := range w {
-			w[j] = tanh(v)
-		}
-		for j, v := range g {
-			g[j] = sigmoid(v)
-		}
+	for j, v := range hw[:n*b.w1.m.Rows] {
+		hw[j] = tanh(v)
 	}
+	simd.Sigmoid(hg[:n*b.g1.m.Rows])
 	e.mulAll(n, second...)
 	e.forRows(stageDecay7)
 	e.scan7(st.WKV[layer], s, n)
@@ -618,9 +619,15 @@ func (e *Engine) decay7(b *block, s *scratch, t int) {
 	o := t * c
 	w, a, k, kk := s.w[o:o+c], s.a[o:o+c], s.k[o:o+c], s.kk[o:o+c]
 	for j := range w {
-		w[j] = exp32(-v7DecayScale * sigmoid(b.w0[j]+w[j]))
-		a[j] = sigmoid(b.a0[j] + a[j])
+		w[j] += b.w0[j]
+		a[j] += b.a0[j]
 	}
+	simd.Sigmoid(w)
+	simd.Sigmoid(a)
+	for j := range w {
+		w[j] *= -v7DecayScale
+	}
+	simd.Exp(w)
 	for h := range e.cfg.Heads {
 		var sum float64
 		for j := h * hs; j < (h+1)*hs; j++ {
@@ -640,8 +647,12 @@ func (e *Engine) decay7(b *block, s *scratch, t int) {
 		copy(first, v)
 	} else {
 		mixV := s.out[o : o+c]
+		for j := range mixV {
+			mixV[j] += b.v0[j]
+		}
+		simd.Sigmoid(mixV)
 		for j := range v {
-			v[j] += (first[j] - v[j]) * sigmoid(b.v0[j]+mixV[j])
+			v[j] += (first[j] - v[j]) * mixV[j]
 		}
 	}
 	bv := s.mix[0][o : o+c]
@@ -768,5 +779,9 @@ func normalizeInto(dst, src, w, b []float32, eps float32) {
 		dst[i] = float32((float64(v)-mean)*inv)*w[i] + b[i]
 	}
 }
+
+// sigmoid is 1/(1+e^-x) with simd's float32 exponential, as simd.Sigmoid computes it
+// for whole rows.
+func sigmoid(x float32) float32 { return 1 / (1 + simd.Exp32(-x)) }
 
 func tanh(x float32) float32 { return float32(math.Tanh(float64(x))) }
