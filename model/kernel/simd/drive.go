@@ -59,6 +59,9 @@ func mulAsm[W float32 | uint16 | int8](k asmKernels, dot func([]W, []float32) fl
 			}
 		}
 	}
+	if cols8 == cols && rows4 == rows {
+		return
+	}
 	for t := range n {
 		out := dst[t*dstStride : t*dstStride+rows]
 		xt := x[t*cols : t*cols+cols]
