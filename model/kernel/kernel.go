@@ -10,8 +10,9 @@
 // (arm64) assembly where the CPU has it, detected at run time, and portable Go
 // otherwise. Weights may be stored as float32 (the reference), IEEE half or int8 with a
 // scale per row; the narrow types are widened inside the kernel, so they halve or
-// quarter the memory traffic of decode, which is bandwidth-bound. Work is split by
-// blocks of four output rows across a persistent Pool of goroutines.
+// quarter the memory traffic of decode, which is bandwidth-bound. Work is split in
+// chunks of output rows (multiples of four) that the threads of a persistent Pool
+// claim as they go; several independent products can share one Pool job (Pool.Mul).
 package kernel
 
 import (
