@@ -14,10 +14,16 @@ build:
 vet:
 	$(GO) vet $(PKGS)
 
-# The whole suite, including the race detector on the packages with concurrency.
+# The whole suite; then the thread pool under the race detector, and the engine with
+# its NEON kernels under qemu-aarch64 when it is installed (apt-get install qemu-user).
 # Fixtures come from testdata/; tests that need ../shared/data say so when they skip.
 test: vet
 	$(GO) test -count=1 -timeout 14m $(PKGS)
+	$(GO) test -count=1 -race ./model/kernel/
+	@if command -v qemu-aarch64 >/dev/null 2>&1; then \
+	  echo "GOARCH=arm64 go test -exec qemu-aarch64 ./model/kernel/... ./model/"; \
+	  GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 ./model/kernel/... ./model/; \
+	else echo "(qemu-aarch64 not installed: the arm64 NEON kernels were not run; apt-get install qemu-user)"; fi
 
 # A short run of every fuzz target, each for FUZZTIME.
 FUZZTIME ?= 20s
