@@ -27,6 +27,7 @@ import (
 	"github.com/rwkvbench/rwkvbench/model"
 	"github.com/rwkvbench/rwkvbench/model/kernel"
 	"github.com/rwkvbench/rwkvbench/model/precision"
+	"github.com/rwkvbench/rwkvbench/model/synthetic"
 	"github.com/rwkvbench/rwkvbench/qnn"
 )
 
@@ -50,7 +51,9 @@ times include the conversion.
 
 On --device local, load-cold means the model file's page cache was dropped
 (posix_fadvise DONTNEED) before each load, so the file is read from storage; where that
-is not possible only the first load of the process counts as cold.
+is not possible only the first load of the process counts as cold. A synthetic model
+(synthetic:v7-0.1b, ...) has no file: it is built anew at every load, so load-cold and
+load-warm both time that build.
 
 Results go to a SQLite store cell by cell; an interrupted run continues with
 --resume RUNID (the same flags), measuring only the cells not yet recorded.
@@ -167,13 +170,13 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	hash, err := benchFileSHA256(*path)
+	hash, err := benchModelSHA256(*path)
 	if err != nil {
 		return err
 	}
 	display := *name
 	if display == "" {
-		display = strings.TrimSuffix(filepath.Base(*path), filepath.Ext(*path))
+		display = benchModelName(*path)
 	}
 	fmt.Fprintf(e.stderr, "run %s → %s (continue an interrupted run with --resume %s)\n", runID, *storePath, runID)
 	if storage != kernel.F32 {
@@ -473,7 +476,11 @@ func benchTargets(ctx context.Context, e *env, m *model.Model, path, display, ha
 				return openEngine(path, model.Options{Threads: dev.threads, WeightStorage: string(storage)})
 			}
 		}
-		if dev.dropCaches != nil {
+		switch {
+		case strings.HasPrefix(path, synthetic.PathPrefix):
+			// Nothing to evict: a synthetic model is built anew in memory at every load.
+			target.DropCaches = func(context.Context) error { return nil }
+		case dev.dropCaches != nil:
 			target.DropCaches = func(context.Context) error { return dev.dropCaches(path) }
 		}
 		targets = append(targets, target)
@@ -919,6 +926,29 @@ func benchRunExists(ctx context.Context, st *store.Store, id string) error {
 func benchFileExists(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.Mode().IsRegular()
+}
+
+// benchModelSHA256 identifies the model the results are keyed by: the checkpoint
+// file's SHA-256, or for a synthetic model (synthetic:<name>) the digest of its
+// name, shape and seed.
+func benchModelSHA256(path string) (string, error) {
+	if name, ok := strings.CutPrefix(path, synthetic.PathPrefix); ok {
+		sum, err := synthetic.Digest(name)
+		if err != nil {
+			return "", fmt.Errorf("model %s: %w", path, err)
+		}
+		return sum, nil
+	}
+	return benchFileSHA256(path)
+}
+
+// benchModelName is the display name of a model path when --name is not given: the
+// file name without its extension, or synthetic-<name> for a synthetic model.
+func benchModelName(path string) string {
+	if name, ok := strings.CutPrefix(path, synthetic.PathPrefix); ok {
+		return "synthetic-" + name
+	}
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 }
 
 func benchFileSHA256(path string) (string, error) {

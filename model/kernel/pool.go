@@ -91,7 +91,7 @@ func NewPool(threads int) *Pool {
 		p.wake = make(chan struct{}, threads-1)
 		p.finished = make(chan struct{}, 1)
 		for range threads - 1 {
-			go p.worker()
+			go p.worker(epochOf(p.word.Load()))
 		}
 	}
 	return p
@@ -254,9 +254,10 @@ func (p *Pool) claim(epoch uint64) {
 	}
 }
 
-// worker takes part in every job until the pool closes.
-func (p *Pool) worker() {
-	seen := epochOf(p.word.Load())
+// worker takes part in every job after the given epoch until the pool closes. The
+// epoch is read before the goroutine starts: one that started only after Close must
+// still see the closing epoch as new.
+func (p *Pool) worker(seen uint64) {
 	for {
 		w := p.word.Load()
 		if epochOf(w) == seen {
@@ -285,7 +286,7 @@ func (p *Pool) await(seen uint64) uint64 {
 			runtime.Gosched()
 		}
 	}
-	for {
+	for !p.closed.Load() {
 		p.parked.Add(1)
 		if epochOf(p.word.Load()) == seen {
 			<-p.wake
@@ -295,4 +296,5 @@ func (p *Pool) await(seen uint64) uint64 {
 			return w
 		}
 	}
+	return p.word.Load()
 }

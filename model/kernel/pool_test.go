@@ -78,3 +78,19 @@ func TestPoolParkAndWake(t *testing.T) {
 		t.Fatalf("%d goroutines after Close, %d before NewPool", n, before)
 	}
 }
+
+// TestPoolCloseAtOnce: a pool closed before its workers have even started must still
+// stop them (they once took the closing epoch for the current one and spun on).
+func TestPoolCloseAtOnce(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for range 50 {
+		NewPool(3).Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines 5 s after closing 50 pools, %d before", n, before)
+	}
+}

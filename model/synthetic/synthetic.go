@@ -18,6 +18,8 @@
 package synthetic
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -130,6 +132,24 @@ func New(name string) (*tensor.Set, error) {
 		return nil, err
 	}
 	return Build(PathPrefix+name, s, DefaultSeed)
+}
+
+// generatorVersion names the way Build fills tensors; Digest includes it, so it must
+// change whenever the values Build produces for a name and seed do.
+const generatorVersion = 1
+
+// Digest identifies the weights New builds for name, as a file's SHA-256 identifies
+// a checkpoint: results stores key models by it. It is the hex SHA-256 of the name,
+// the shape, the seed and the generator version, so it is stable across machines
+// and costs nothing to compute.
+func Digest(name string) (string, error) {
+	s, err := Lookup(name)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "rwkvbench synthetic model\ngenerator %d\nname %s\nseed %d\nshape %+v\n",
+		generatorVersion, name, DefaultSeed, s))
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // Params returns the number of parameters a model of this shape has (every tensor

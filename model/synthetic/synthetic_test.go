@@ -188,3 +188,18 @@ func TestNewV7(t *testing.T) {
 		t.Errorf("path %q", set.Path)
 	}
 }
+
+func TestDigest(t *testing.T) {
+	a, err := synthetic.Digest("v7-0.1b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := synthetic.Digest("v7-0.1b")
+	c, _ := synthetic.Digest("v7-0.4b")
+	if len(a) != 64 || a != b || a == c {
+		t.Errorf("digests %s, %s (same name), %s (other name)", a, b, c)
+	}
+	if _, err := synthetic.Digest("v9-9b"); err == nil {
+		t.Error("Digest of an unknown name: no error")
+	}
+}
