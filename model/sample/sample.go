@@ -83,16 +83,39 @@ func (s *Sampler) Next(logits []float32) (int, error) {
 		s.prob[i] = p
 		sum += p
 	}
-	s.order = slices.Grow(s.order[:0], n)[:n]
-	for i := range s.order {
-		s.order[i] = i
+	for i := range s.prob {
 		s.prob[i] /= sum
 	}
-	slices.SortFunc(s.order, func(a, b int) int { return cmp.Compare(s.prob[b], s.prob[a]) })
-	// The nucleus: most likely first, until the mass reaches top-p.
+	// The nucleus is among the tokens at or above some probability θ whose mass
+	// reaches top-p. Find such a θ from the top down, by factors of 16, and sort only
+	// those tokens: a few passes over the vocabulary instead of sorting all of it,
+	// which took longer than a decode step of a small model.
+	pmax := 1 / sum
+	theta := pmax
+	for {
+		theta /= 16
+		if theta < 1e-12*pmax {
+			theta = 0
+		}
+		s.order = s.order[:0]
+		mass := 0.0
+		for i, p := range s.prob {
+			if p > 0 && p >= theta {
+				s.order = append(s.order, i)
+				mass += p
+			}
+		}
+		// The margin keeps rounding from ending the nucleus early: the sorted sum
+		// below may differ from this one in the last bits.
+		if mass >= s.opts.TopP+1e-9 || theta == 0 {
+			break
+		}
+	}
+	slices.SortStableFunc(s.order, func(a, b int) int { return cmp.Compare(s.prob[b], s.prob[a]) })
+	// The nucleus: most likely first, until the mass reaches top-p. Banned tokens
+	// have probability 0 and never enter it.
 	keep, mass := 0, 0.0
-	// Banned tokens have probability 0 and never enter it.
-	for keep < n && (keep == 0 || mass < s.opts.TopP) && s.prob[s.order[keep]] > 0 {
+	for keep < len(s.order) && (keep == 0 || mass < s.opts.TopP) {
 		mass += s.prob[s.order[keep]]
 		keep++
 	}

@@ -1,7 +1,10 @@
 package sample
 
 import (
+	"cmp"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -145,5 +148,64 @@ func TestErrors(t *testing.T) {
 	}
 	if _, err := s.Next([]float32{1, 2, float32(math.NaN())}); err == nil || !strings.Contains(err.Error(), "logit 2") {
 		t.Errorf("NaN logit: error %v", err)
+	}
+}
+
+// nucleusBySort is the nucleus of a full stable sort of every probability, the
+// definition the sampler's threshold search must reproduce.
+func nucleusBySort(logits []float32, topP float64) []int {
+	top := math.Inf(-1)
+	for _, l := range logits {
+		top = max(top, float64(l))
+	}
+	prob := make([]float64, len(logits))
+	var sum float64
+	for i, l := range logits {
+		prob[i] = math.Exp(float64(l) - top)
+		sum += prob[i]
+	}
+	order := make([]int, len(logits))
+	for i := range order {
+		order[i] = i
+		prob[i] /= sum
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(prob[b], prob[a]) })
+	keep, mass := 0, 0.0
+	for keep < len(order) && (keep == 0 || mass < topP) && prob[order[keep]] > 0 {
+		mass += prob[order[keep]]
+		keep++
+	}
+	return order[:keep]
+}
+
+// TestNucleusMatchesFullSort: every token the sampler draws lies in the nucleus a
+// full sort gives, for peaked and flat logits and several top-p values.
+func TestNucleusMatchesFullSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := range 40 {
+		n := 1000 + rng.IntN(3000)
+		scale := []float64{0.1, 1, 4, 12}[trial%4]
+		logits := make([]float32, n)
+		for i := range logits {
+			logits[i] = float32(rng.NormFloat64() * scale)
+		}
+		topP := []float64{0.1, 0.5, 0.85, 0.99, 1}[trial%5]
+		want := map[int]bool{}
+		for _, id := range nucleusBySort(logits, topP) {
+			want[id] = true
+		}
+		s, err := New(Options{Temperature: 1, TopP: topP, Seed: uint64(trial)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 100 {
+			id, err := s.Next(logits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !want[id] {
+				t.Fatalf("trial %d (top-p %v, scale %v): token %d is outside the %d-token nucleus", trial, topP, scale, id, len(want))
+			}
+		}
 	}
 }
