@@ -24,6 +24,7 @@ import (
 	"github.com/rwkvbench/rwkvbench/eval"
 	"github.com/rwkvbench/rwkvbench/model"
 	"github.com/rwkvbench/rwkvbench/model/precision"
+	"github.com/rwkvbench/rwkvbench/model/synthetic"
 	"github.com/rwkvbench/rwkvbench/qnn"
 	"github.com/rwkvbench/rwkvbench/runner/agentproto"
 )
@@ -96,8 +97,10 @@ func execute(ctx context.Context, job agentproto.Job, s *agentproto.Stream) erro
 	if cell.Runtime == "" {
 		cell.Runtime = cpuRuntime()
 	}
-	if _, err := os.Stat(job.ModelPath); err != nil {
-		return fmt.Errorf("model: %w", err)
+	if !strings.HasPrefix(job.ModelPath, synthetic.PathPrefix) { // synthetic: built here
+		if _, err := os.Stat(job.ModelPath); err != nil {
+			return fmt.Errorf("model: %w", err)
+		}
 	}
 	// A simulated precision is prepared once per job — calibration is not load
 	// time — and applied at every load, as the host's bench command does.

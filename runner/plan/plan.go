@@ -26,6 +26,7 @@ import (
 
 	"github.com/rwkvbench/rwkvbench/bench"
 	"github.com/rwkvbench/rwkvbench/model/precision"
+	"github.com/rwkvbench/rwkvbench/model/synthetic"
 )
 
 // Plan is the content of a plan file.
@@ -173,7 +174,7 @@ func ParseYAML(raw []byte, dir string) (*Plan, error) {
 
 // Path resolves a path of the plan against its folder.
 func (p *Plan) Path(rel string) string {
-	if rel == "" || filepath.IsAbs(rel) {
+	if rel == "" || filepath.IsAbs(rel) || strings.HasPrefix(rel, synthetic.PathPrefix) {
 		return rel
 	}
 	return filepath.Join(p.dir, rel)
@@ -203,7 +204,11 @@ func (p *Plan) check() error {
 			bad("model %s listed twice", m.Name)
 		}
 		seen[m.Name] = true
-		if m.Path == "" {
+		if name, ok := strings.CutPrefix(m.Path, synthetic.PathPrefix); ok {
+			if _, err := synthetic.Lookup(name); err != nil {
+				bad("model %s: %v", m.Name, err)
+			}
+		} else if m.Path == "" {
 			bad("model %s: no path", m.Name)
 		} else if _, err := os.Stat(p.Path(m.Path)); err != nil {
 			bad("model %s: %v", m.Name, err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rwkvbench/rwkvbench/bench/store"
 	"github.com/rwkvbench/rwkvbench/internal/fixtures"
+	"github.com/rwkvbench/rwkvbench/model/synthetic"
 )
 
 // helperEnv makes the test binary run a plan and nothing else: the child the kill
@@ -240,6 +241,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key", "name = \"x\"\ncolour = 1\n[[model]]\nname = \"m\"\npath = \"" + model + `"`, "colour"},
 		{"eval without data", "name = \"x\"\n[[model]]\nname = \"m\"\npath = \"" + model + "\"\n[eval]\nlimit = 3", "no data"},
 		{"not toml", "name = ", "toml"},
+		{"unknown synthetic shape", "name = \"x\"\n[[model]]\nname = \"m\"\npath = \"synthetic:v9-9b\"", "v9-9b"},
 	}
 	for _, tc := range tests {
 		_, err := Parse([]byte(tc.plan), t.TempDir())
@@ -258,6 +260,22 @@ func TestParseDefaults(t *testing.T) {
 	if p.Path(p.Store) != "/plans/results.db" || len(p.Devices) != 1 || p.Devices[0].Kind != "local" ||
 		len(p.Precisions) != 4 || p.Bench.Reps != 5 || p.Bench.Warmup != 1 || p.Report.Reference != "fp32" {
 		t.Errorf("defaults: %+v", p)
+	}
+}
+
+// TestParseSynthetic: a synthetic model needs no file, keeps its path as given and is
+// keyed by the digest of its name, shape and seed.
+func TestParseSynthetic(t *testing.T) {
+	p, err := Parse([]byte("name = \"x\"\n[[model]]\nname = \"m\"\npath = \"synthetic:v7-0.1b\"\n"), "/plans")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Path(p.Models[0].Path); got != "synthetic:v7-0.1b" {
+		t.Errorf("model path %q, want it unchanged", got)
+	}
+	sum, err := modelDigest(p.Path(p.Models[0].Path))
+	if want, _ := synthetic.Digest("v7-0.1b"); err != nil || sum != want {
+		t.Errorf("model digest %q (%v), want %q", sum, err, want)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/rwkvbench/rwkvbench/hexagon"
 	"github.com/rwkvbench/rwkvbench/model"
 	"github.com/rwkvbench/rwkvbench/model/precision"
+	"github.com/rwkvbench/rwkvbench/model/synthetic"
 	"github.com/rwkvbench/rwkvbench/reports"
 	"github.com/rwkvbench/rwkvbench/runner"
 	"github.com/rwkvbench/rwkvbench/runner/adb"
@@ -121,7 +122,7 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Result, error) {
 
 	hashes := map[string]string{}
 	for _, m := range p.Models {
-		sum, err := runner.FileSHA256(p.Path(m.Path))
+		sum, err := modelDigest(p.Path(m.Path))
 		if err != nil {
 			return nil, fmt.Errorf("model %s: %w", m.Name, err)
 		}
@@ -466,6 +467,10 @@ func prepare(ctx context.Context, p *Plan, opts Options, d *device, hashes map[s
 	files := []deploy.File{{Local: agentBin, Name: deploy.AgentName(plat)}}
 	modelPaths := map[string]string{}
 	for _, m := range p.Models {
+		if strings.HasPrefix(m.Path, synthetic.PathPrefix) {
+			modelPaths[m.Name] = m.Path // built on the device; nothing to push
+			continue
+		}
 		name := "models/" + m.Name + filepath.Ext(m.Path)
 		files = append(files, deploy.File{Local: p.Path(m.Path), Name: name})
 		modelPaths[m.Name] = name
@@ -808,4 +813,13 @@ func limitText(n int) string {
 		return "all"
 	}
 	return strconv.Itoa(n)
+}
+
+// modelDigest is what results are keyed by: the checkpoint file's SHA-256, or for a
+// synthetic model the digest of its name, shape and seed.
+func modelDigest(path string) (string, error) {
+	if name, ok := strings.CutPrefix(path, synthetic.PathPrefix); ok {
+		return synthetic.Digest(name)
+	}
+	return runner.FileSHA256(path)
 }
