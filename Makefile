@@ -14,12 +14,14 @@ build:
 vet:
 	$(GO) vet $(PKGS)
 
-# The whole suite; then the thread pool under the race detector, and the engine with
+# The whole suite; then the thread pool and the engine's parallel paths under the race
+# detector, and the engine with
 # its NEON kernels under qemu-aarch64 when it is installed (apt-get install qemu-user).
 # Fixtures come from testdata/; tests that need ../shared/data say so when they skip.
 test: vet
 	$(GO) test -count=1 -timeout 14m $(PKGS)
 	$(GO) test -count=1 -race ./model/kernel/
+	$(GO) test -count=1 -race -run 'ThreadsAgree|SequenceMatchesTokenMode|ForwardTail' ./model/
 	@if command -v qemu-aarch64 >/dev/null 2>&1; then \
 	  echo "GOARCH=arm64 go test -exec qemu-aarch64 ./model/kernel/... ./model/"; \
 	  GOARCH=arm64 $(GO) test -count=1 -exec qemu-aarch64 ./model/kernel/... ./model/; \

@@ -160,20 +160,43 @@ func TestOddShapeConfig(t *testing.T) {
 }
 
 // TestThreadsAgree checks that splitting the work over goroutines changes nothing:
-// each output element is summed in the same order whatever the split.
+// each output element is summed in the same order whatever the split, in decode
+// (where the wide shape's products are split) and in sequence mode (where the
+// per-token loops are too), for every version.
 func TestThreadsAgree(t *testing.T) {
-	m := randomModel(t, V7, goldenShape, 4)
-	tokens := randomTokens(12, goldenShape.vocab, 5)
-	var outs [2][]float32
-	for i, threads := range []int{1, 2} {
-		e := newEngine(t, m, Options{Threads: threads})
-		outs[i] = make([]float32, len(tokens)*m.Config.Vocab)
-		if err := e.Forward(context.Background(), tokens, outs[i]); err != nil {
-			t.Fatal(err)
+	wide := shape{layers: 1, embd: 512, heads: 8, vocab: 100, ffn: 1024, mix: 32, decay: 64, alpha: 32, value: 16, gate: 64}
+	for _, v := range []Version{V5_2, V6, V7} {
+		for name, sh := range map[string]shape{"golden-shape": goldenShape, "wide": wide} {
+			t.Run(fmt.Sprintf("%s/%s", v, name), func(t *testing.T) {
+				m := randomModel(t, v, sh, 4)
+				tokens := randomTokens(12, sh.vocab, 5)
+				run := func(threads int, decode bool) []float32 {
+					e := newEngine(t, m, Options{Threads: threads})
+					vocab := m.Config.Vocab
+					out := make([]float32, len(tokens)*vocab)
+					if !decode {
+						if err := e.Forward(context.Background(), tokens, out); err != nil {
+							t.Fatal(err)
+						}
+						return out
+					}
+					for i, tok := range tokens {
+						if err := e.Forward(context.Background(), []int{tok}, out[i*vocab:(i+1)*vocab]); err != nil {
+							t.Fatal(err)
+						}
+					}
+					return out
+				}
+				want := run(1, false)
+				for _, threads := range []int{1, 2, 3} {
+					for _, decode := range []bool{false, true} {
+						if d := maxAbsDiff(run(threads, decode), want); d != 0 {
+							t.Errorf("%d threads, decode %t: max |Δ| = %g from 1 thread in sequence mode, want 0", threads, decode, d)
+						}
+					}
+				}
+			})
 		}
-	}
-	if d := maxAbsDiff(outs[0], outs[1]); d != 0 {
-		t.Errorf("1 vs 2 threads: max |Δ| = %g, want 0", d)
 	}
 }
 
