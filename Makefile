@@ -15,8 +15,8 @@ vet:
 	$(GO) vet $(PKGS)
 
 # The whole suite; then the thread pool and the engine's parallel paths under the race
-# detector, and the engine with
-# its NEON kernels under qemu-aarch64 when it is installed (apt-get install qemu-user).
+# detector, and the engine with its NEON kernels under qemu-aarch64 when it is
+# installed (apt-get install qemu-user).
 # Fixtures come from testdata/; tests that need ../shared/data say so when they skip.
 test: vet
 	$(GO) test -count=1 -timeout 14m $(PKGS)
