@@ -31,7 +31,7 @@ type Pool struct {
 	done     atomic.Uint32 // chunks of the current job finished
 	parked   atomic.Int32  // workers blocked on wake
 	wake     chan struct{}
-	waiting  atomic.Uint32 // 1 while the caller is blocked on finished
+	waiting  atomic.Uint32 // 1+epoch of the job whose caller is blocked on finished, or 0
 	finished chan struct{}
 	closed   atomic.Bool
 	close    sync.Once
@@ -43,6 +43,10 @@ type Pool struct {
 	chunkEnd  [maxProducts]int // cumulative chunk count after each product
 	chunkRows [maxProducts]int // output rows per chunk of each product
 	nproducts int
+
+	// lastChunk, set only by tests before the first job, runs on the thread that
+	// finished a job's last chunk, between counting it done and looking at waiting.
+	lastChunk func()
 }
 
 // Product is one matrix product for Pool.Mul: Dst = M·X over N input rows, as in
@@ -105,7 +109,9 @@ func (p *Pool) Threads() int {
 	return p.threads
 }
 
-// Close stops the worker goroutines. The pool must not be used afterwards.
+// Close stops the worker goroutines. It waits for a job in flight. The pool should not
+// be used afterwards; a job that does (one that lost the race for the pool to Close)
+// runs on its caller's goroutine alone.
 func (p *Pool) Close() {
 	if p == nil || p.wake == nil {
 		return
@@ -123,6 +129,11 @@ func (p *Pool) Close() {
 // finished. parts is how many threads the loop is worth: below 2 it runs as fn(0, n)
 // on the caller's goroutine; otherwise the ranges are about a quarter of n/parts
 // long, so that threads balance.
+//
+// fn must not start a job on the same pool, which is busy with this one, and must not
+// panic: a panic on a worker goroutine ends the program, and one on the caller's
+// leaves the other threads running chunks of the abandoned job, which would count
+// them towards the next one, so the pool must not be used again.
 func (p *Pool) Run(n, parts int, fn func(lo, hi int)) {
 	parts = min(parts, p.Threads(), n)
 	if parts < 2 {
@@ -143,19 +154,22 @@ func (p *Pool) Run(n, parts int, fn func(lo, hi int)) {
 // Mul computes every product and returns when all are done. The threads share the
 // output rows of all of them, so several products that do not depend on one another
 // (the projections of one layer) cost one hand-off rather than one each. No product
-// may write what another reads. Short buffers are a programming error and panic.
+// may write what another reads. A product over no rows does nothing. Short buffers
+// and a negative N are programming errors and panic.
 func (p *Pool) Mul(products ...Product) {
 	work := 0
 	for _, pr := range products {
 		m := pr.M
-		if len(pr.Dst) < pr.N*m.Rows || len(pr.X) < pr.N*m.Cols {
+		if pr.N < 0 || len(pr.Dst) < pr.N*m.Rows || len(pr.X) < pr.N*m.Cols {
 			panic(fmt.Sprintf("kernel: MulMat %dx%d over %d rows: dst %d, x %d values", m.Rows, m.Cols, pr.N, len(pr.Dst), len(pr.X)))
 		}
 		work += m.Rows * m.Cols * pr.N
 	}
 	if work < parallelWork || p.Threads() < 2 {
 		for _, pr := range products {
-			pr.M.mulRows(pr.Dst, pr.X, pr.N, 0, pr.M.Rows)
+			if pr.N > 0 { // mulRows divides by its number of blocks
+				pr.M.mulRows(pr.Dst, pr.X, pr.N, 0, pr.M.Rows)
+			}
 		}
 		return
 	}
@@ -168,7 +182,9 @@ func (p *Pool) Mul(products ...Product) {
 			rows := max(4, (chunkWork/max(pr.M.Cols*pr.N, 1)+3)&^3)
 			// At least four chunks per thread where the product is tall enough.
 			rows = min(rows, max(4, (pr.M.Rows/(4*p.threads)+3)&^3))
-			chunks += (pr.M.Rows + rows - 1) / rows
+			if pr.N > 0 { // none, or a worker would run mulRows over no rows
+				chunks += (pr.M.Rows + rows - 1) / rows
+			}
 			p.products[i], p.chunkRows[i], p.chunkEnd[i] = pr, rows, chunks
 		}
 		if chunks > maxChunks {
@@ -205,7 +221,9 @@ func (p *Pool) run(chunks int) {
 	p.done.Store(0)
 	epoch := (epochOf(p.word.Load()) + 1) & (1<<epochBits - 1)
 	p.word.Store(pack(epoch, chunks, 0))
-	if p.parked.Load() > 0 {
+	// After Close (a job that lost the race for mu with it) wake is closed and the
+	// caller does every chunk itself.
+	if !p.closed.Load() && p.parked.Load() > 0 {
 		for range p.threads - 1 {
 			select {
 			case p.wake <- struct{}{}:
@@ -222,8 +240,10 @@ func (p *Pool) run(chunks int) {
 		if deadline.IsZero() {
 			deadline = time.Now().Add(spinTime)
 		} else if time.Now().After(deadline) {
-			p.waiting.Store(1)
-			if int(p.done.Load()) == chunks && p.waiting.CompareAndSwap(1, 0) {
+			// waiting names the job: a worker that finished the last chunk of an
+			// earlier one may only now be looking at it.
+			p.waiting.Store(uint32(epoch) + 1)
+			if int(p.done.Load()) == chunks && p.waiting.CompareAndSwap(uint32(epoch)+1, 0) {
 				return
 			}
 			<-p.finished
@@ -248,7 +268,13 @@ func (p *Pool) claim(epoch uint64) {
 			continue
 		}
 		p.chunk(next)
-		if int(p.done.Add(1)) == chunks && p.waiting.CompareAndSwap(1, 0) {
+		if int(p.done.Add(1)) != chunks {
+			continue
+		}
+		if p.lastChunk != nil {
+			p.lastChunk()
+		}
+		if p.waiting.CompareAndSwap(uint32(epoch)+1, 0) {
 			p.finished <- struct{}{}
 		}
 	}
