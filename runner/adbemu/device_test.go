@@ -281,6 +281,10 @@ func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 			if _, err := io.ReadAll(nc); isTimeout(err) {
 				t.Fatalf("the device did not close the connection: %v", err)
 			}
+			// The device may close the connection before it logs why.
+			for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), tt.reason) && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
 			if !strings.Contains(logs.String(), tt.reason) {
 				t.Errorf("log lacks the reason %q:\n%s", tt.reason, logs.String())
 			}
@@ -290,11 +294,25 @@ func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 		h := dialDevice(t, d)
 		h.send(message{command: cmdOPEN, arg0: 1, data: []byte("shell,v2,raw:sleep 30\x00")})
 		okay := h.read()
-		for range queuedWrites + 1 {
-			h.send(message{command: cmdWRTE, arg0: 1, arg1: okay.arg0, data: shellInput(shellStdin, "x")})
+		// The shell does not read its stdin, but the pipe to it takes 64 KB, and the
+		// stream drains into it as fast as it can: small writes could all fit. Write
+		// more than the pipe and the queue hold together, without waiting for OKAY;
+		// the device closes the connection part way, so write errors are expected.
+		big := shellInput(shellStdin, strings.Repeat("x", 128<<10))
+		for range queuedWrites + 16 {
+			if _, err := h.nc.Write(appendMessage(nil, message{command: cmdWRTE, arg0: 1, arg1: okay.arg0, data: big})); err != nil {
+				break
+			}
 		}
 		if _, err := io.ReadAll(h.nc); isTimeout(err) {
 			t.Fatalf("the device did not close the connection: %v", err)
+		}
+		const reason = "without waiting for OKAY"
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), reason) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		if !strings.Contains(logs.String(), reason) {
+			t.Errorf("log lacks the reason %q:\n%s", reason, logs.String())
 		}
 	})
 	// The device still serves everyone else.
