@@ -276,7 +276,7 @@ func (a ActivationEncoding) fakeQuantize(x []float32) {
 	top := float64(int(1)<<a.Bits - 1)
 	for i, v := range x {
 		q := math.RoundToEven(float64(v)/scale) - offset
-		q = math.Max(0, math.Min(top, q))
+		q = max(0, min(top, q)) // the builtins: math.Max and math.Min are calls
 		x[i] = float32((q + offset) * scale)
 	}
 }
