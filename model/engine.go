@@ -57,6 +57,9 @@ type Engine struct {
 	scan56Heads, scan7Heads func(lo, hi int) // scan56Range and scan7Range
 	cur                     current
 	rows                    func(lo, hi int) // stageRows
+	observeRows             func(lo, hi int) // observeRange
+	seen                    observation
+	rowwise                 bool // the hook is a RowwiseHook
 	products                [8]kernel.Product
 }
 
@@ -88,7 +91,8 @@ func NewEngine(m *Model, opts Options) (*Engine, error) {
 		pool:  kernel.NewPool(opts.Threads),
 		state: NewState(cfg),
 	}
-	e.scan56Heads, e.scan7Heads, e.rows = e.scan56Range, e.scan7Range, e.stageRows
+	e.scan56Heads, e.scan7Heads, e.rows, e.observeRows = e.scan56Range, e.scan7Range, e.stageRows, e.observeRange
+	_, e.rowwise = opts.Hook.(RowwiseHook)
 	return e, nil
 }
 
@@ -344,15 +348,38 @@ func (e *Engine) stageRows(lo, hi int) {
 	}
 }
 
+// observe passes n rows of activations at point p to the hook, if any. A row-wise
+// hook (RowwiseHook) gets them in parts, on the pool's threads.
+func (e *Engine) observe(p Point, x []float32, n int) {
+	if e.hook == nil {
+		return
+	}
+	if !e.rowwise || n < 4 {
+		e.hook.Activation(p, x)
+		return
+	}
+	e.seen = observation{point: p, x: x, width: len(x) / n}
+	e.pool.Run(n, e.pool.Threads(), e.observeRows)
+	e.seen = observation{}
+}
+
+// observation is the argument of the row-wise hook call in flight.
+type observation struct {
+	point Point
+	x     []float32
+	width int
+}
+
+func (e *Engine) observeRange(lo, hi int) {
+	o := &e.seen
+	e.hook.Activation(o.point, o.x[lo*o.width:hi*o.width])
+}
+
 // mul is dst = W·src for n rows, with the hook around it.
 func (e *Engine) mul(l linear, dst, src []float32, n int) {
-	if e.hook != nil {
-		e.hook.Activation(l.in, src[:n*l.m.Cols])
-	}
+	e.observe(l.in, src[:n*l.m.Cols], n)
 	l.m.MulMat(e.pool, dst, src, n)
-	if e.hook != nil {
-		e.hook.Activation(l.out, dst[:n*l.m.Rows])
-	}
+	e.observe(l.out, dst[:n*l.m.Rows], n)
 }
 
 // projection is one entry of mulAll.
@@ -386,9 +413,7 @@ func (e *Engine) normalize(s *scratch, n int, w, b, prev []float32, point Point)
 	c := e.cfg.Embd
 	e.cur.lnW, e.cur.lnB = w, b
 	e.forRows(stageNorm)
-	if e.hook != nil {
-		e.hook.Activation(point, s.norm[:n*c])
-	}
+	e.observe(point, s.norm[:n*c], n)
 	copy(s.prev, prev)
 	copy(prev, s.norm[(n-1)*c:n*c])
 }
@@ -474,9 +499,7 @@ func (e *Engine) mixV6(layer int, b *block, s *scratch, n int) {
 		h5[j] = tanh(v)
 	}
 	// time_maa_w2 is five (Dm → C) products; they are observed as one T×5C block.
-	if e.hook != nil {
-		e.hook.Activation(b.maaW2[0].in, h5)
-	}
+	e.observe(b.maaW2[0].in, h5, n)
 	in := s.loraIn[:n*dm]
 	for k := range 5 {
 		for t := range n {
@@ -487,9 +510,7 @@ func (e *Engine) mixV6(layer int, b *block, s *scratch, n int) {
 			copy(s.wide[t*5*c+k*c:t*5*c+(k+1)*c], s.out[t*c:(t+1)*c])
 		}
 	}
-	if e.hook != nil {
-		e.hook.Activation(b.maaW2[0].out, s.wide[:n*5*c])
-	}
+	e.observe(b.maaW2[0].out, s.wide[:n*5*c], n)
 	// Order of the five mixes in time_maa_w2: w, k, v, r, g.
 	xw := s.mix[4] // xxx is no longer needed
 	xr, xk, xv, xg := s.mix[0], s.mix[1], s.mix[2], s.mix[3]

@@ -126,3 +126,14 @@ type Point struct {
 type ActivationHook interface {
 	Activation(p Point, x []float32)
 }
+
+// RowwiseHook is an ActivationHook that treats every value (or row) on its own, so
+// that calling it on the parts of a block, from several goroutines at once, equals
+// calling it on the whole block. The engine then splits large blocks over its
+// threads. Rounding and fake quantization with fixed encodings are row-wise;
+// calibration, which accumulates ranges, is not.
+type RowwiseHook interface {
+	ActivationHook
+	// Rowwise marks the hook; it is never called.
+	Rowwise()
+}

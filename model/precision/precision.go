@@ -312,6 +312,10 @@ type activationHook struct {
 	half bool
 }
 
+// Rowwise marks the hook as a model.RowwiseHook: its encodings are fixed, and each
+// value is rounded or fake-quantized on its own.
+func (h *activationHook) Rowwise() {}
+
 func (h *activationHook) Activation(p model.Point, x []float32) {
 	if a, ok := h.enc[p]; ok {
 		a.fakeQuantize(x)

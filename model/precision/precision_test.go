@@ -280,7 +280,12 @@ func TestPlan(t *testing.T) {
 // logitsOver runs m (with hook) over text and returns every position's logits.
 func logitsOver(t *testing.T, m *model.Model, hook model.ActivationHook, tokens []int) []float32 {
 	t.Helper()
-	e, err := model.NewEngine(m, model.Options{Threads: 1, Hook: hook})
+	return logitsThreads(t, m, hook, tokens, 1)
+}
+
+func logitsThreads(t *testing.T, m *model.Model, hook model.ActivationHook, tokens []int, threads int) []float32 {
+	t.Helper()
+	e, err := model.NewEngine(m, model.Options{Threads: threads, Hook: hook})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +361,18 @@ func TestPrecisionsOnTinyV7(t *testing.T) {
 		if (name == A16W8 || name == A16W4) && len(enc.Activations) == 0 {
 			t.Errorf("%s: no activation encodings after calibration", name)
 		}
-		kl[name] = meanKL(ref, logitsOver(t, qm, hook, eval), m.Config.Vocab)
+		got := logitsOver(t, qm, hook, eval)
+		kl[name] = meanKL(ref, got, m.Config.Vocab)
+		// The hook is row-wise: the engine splits its calls over threads, which must
+		// change nothing.
+		if hook != nil {
+			if _, ok := hook.(model.RowwiseHook); !ok {
+				t.Errorf("%s: the hook is not a model.RowwiseHook", name)
+			}
+		}
+		if three := logitsThreads(t, qm, hook, eval, 3); fmt.Sprint(three) != fmt.Sprint(got) {
+			t.Errorf("%s: logits differ between 1 and 3 threads", name)
+		}
 		t.Logf("%s: mean KL from fp32 %.3g over %d positions", name, kl[name], len(eval))
 	}
 	if kl[FP32] != 0 {
