@@ -23,7 +23,8 @@
 // An ActivationHook sees the input and the output of every matrix product, named after
 // the weight's key without "blocks.{i}." and ".weight", plus ".in" or ".out", with
 // Point.Layer the block index (-1 outside the blocks). In sequence mode one call
-// carries the rows of every token in the chunk (T×width, row-major, T ≤ 64). The points are:
+// carries the rows of every token in the chunk (T×width, row-major, T ≤ 128); a
+// RowwiseHook may get them in parts, from the engine's threads at once. The points are:
 //
 //	all versions   att.receptance, att.key, att.value, att.output,
 //	               ffn.key, ffn.value (its input is relu²(ffn.key.out)), head (layer -1)
