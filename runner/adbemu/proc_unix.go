@@ -43,5 +43,6 @@ func statDetails(fi fs.FileInfo) (dev, ino uint64, mode, nlink, uid, gid uint32,
 	if !ok {
 		return 0, 0, unixMode(fi.Mode()), 1, 0, 0, fi.ModTime().Unix(), fi.ModTime().Unix()
 	}
-	return uint64(st.Dev), uint64(st.Ino), uint32(st.Mode), uint32(st.Nlink), st.Uid, st.Gid, int64(st.Atim.Sec), int64(st.Ctim.Sec)
+	atime, ctime = statTimes(st, fi)
+	return uint64(st.Dev), uint64(st.Ino), uint32(st.Mode), uint32(st.Nlink), st.Uid, st.Gid, atime, ctime
 }
