@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/rwkvbench/rwkvbench/bench"
+	"github.com/rwkvbench/rwkvbench/model/synthetic"
 )
 
 // Local is this host as a device. Commands go through /bin/sh with the same
@@ -173,6 +174,20 @@ func FileSHA256(path string) (string, error) {
 		return "", fmt.Errorf("sha256 %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ModelSHA256 is what results are keyed by: a checkpoint file's SHA-256, or for a
+// synthetic model (synthetic:<name>, built rather than read) the digest of its name,
+// shape and seed.
+func ModelSHA256(path string) (string, error) {
+	if name, ok := strings.CutPrefix(path, synthetic.PathPrefix); ok {
+		sum, err := synthetic.Digest(name)
+		if err != nil {
+			return "", fmt.Errorf("model %s: %w", path, err)
+		}
+		return sum, nil
+	}
+	return FileSHA256(path)
 }
 
 // Tail keeps the last 2 KiB written to it: the end of a failed command's standard

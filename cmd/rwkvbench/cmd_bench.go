@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -29,6 +28,7 @@ import (
 	"github.com/rwkvbench/rwkvbench/model/precision"
 	"github.com/rwkvbench/rwkvbench/model/synthetic"
 	"github.com/rwkvbench/rwkvbench/qnn"
+	"github.com/rwkvbench/rwkvbench/runner"
 )
 
 const benchDescription = `Benchmark a model as llama-bench names its tests — ppN (prefill N tokens from a fresh
@@ -170,7 +170,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	hash, err := benchModelSHA256(*path)
+	hash, err := runner.ModelSHA256(*path)
 	if err != nil {
 		return err
 	}
@@ -928,20 +928,6 @@ func benchFileExists(path string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-// benchModelSHA256 identifies the model the results are keyed by: the checkpoint
-// file's SHA-256, or for a synthetic model (synthetic:<name>) the digest of its
-// name, shape and seed.
-func benchModelSHA256(path string) (string, error) {
-	if name, ok := strings.CutPrefix(path, synthetic.PathPrefix); ok {
-		sum, err := synthetic.Digest(name)
-		if err != nil {
-			return "", fmt.Errorf("model %s: %w", path, err)
-		}
-		return sum, nil
-	}
-	return benchFileSHA256(path)
-}
-
 // benchModelName is the display name of a model path when --name is not given: the
 // file name without its extension, or synthetic-<name> for a synthetic model.
 func benchModelName(path string) string {
@@ -949,17 +935,4 @@ func benchModelName(path string) string {
 		return "synthetic-" + name
 	}
 	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-}
-
-func benchFileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("hash model: %w", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash model %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/rwkvbench/rwkvbench/bench/store"
 	"github.com/rwkvbench/rwkvbench/internal/fixtures"
 	"github.com/rwkvbench/rwkvbench/model/synthetic"
+	"github.com/rwkvbench/rwkvbench/runner"
 )
 
 // helperEnv makes the test binary run a plan and nothing else: the child the kill
@@ -273,7 +274,7 @@ func TestParseSynthetic(t *testing.T) {
 	if got := p.Path(p.Models[0].Path); got != "synthetic:v7-0.1b" {
 		t.Errorf("model path %q, want it unchanged", got)
 	}
-	sum, err := modelDigest(p.Path(p.Models[0].Path))
+	sum, err := runner.ModelSHA256(p.Path(p.Models[0].Path))
 	if want, _ := synthetic.Digest("v7-0.1b"); err != nil || sum != want {
 		t.Errorf("model digest %q (%v), want %q", sum, err, want)
 	}

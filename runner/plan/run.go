@@ -122,7 +122,7 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Result, error) {
 
 	hashes := map[string]string{}
 	for _, m := range p.Models {
-		sum, err := modelDigest(p.Path(m.Path))
+		sum, err := runner.ModelSHA256(p.Path(m.Path))
 		if err != nil {
 			return nil, fmt.Errorf("model %s: %w", m.Name, err)
 		}
@@ -813,13 +813,4 @@ func limitText(n int) string {
 		return "all"
 	}
 	return strconv.Itoa(n)
-}
-
-// modelDigest is what results are keyed by: the checkpoint file's SHA-256, or for a
-// synthetic model the digest of its name, shape and seed.
-func modelDigest(path string) (string, error) {
-	if name, ok := strings.CutPrefix(path, synthetic.PathPrefix); ok {
-		return synthetic.Digest(name)
-	}
-	return runner.FileSHA256(path)
 }
