@@ -288,6 +288,7 @@ const (
 	stageMixFFN              // channel-mix token shift
 	stageSquare              // relu² of cur.square
 	stageFFNOut              // v5.2/v6 receptance gate of the channel mix
+	stageResidual            // s.x += s.out
 )
 
 // forRows runs st over the chunk's tokens.
@@ -337,6 +338,11 @@ func (e *Engine) stageRows(lo, hi int) {
 			for j, v := range cur.square[t*f : (t+1)*f] {
 				v = max(v, 0)
 				cur.square[t*f+j] = v * v
+			}
+		case stageResidual:
+			x := row(s.x)
+			for j, o := range row(s.out) {
+				x[j] += o
 			}
 		case stageFFNOut:
 			out, r := row(s.out), row(s.r)
@@ -450,9 +456,7 @@ func (e *Engine) timeMix56(layer int, b *block, s *scratch, n int) {
 	e.scan56(st.WKV[layer], s, n, decay, decayStride, b.bonus)
 	e.forRows(stageOut56)
 	e.mul(b.output, s.out, s.y, n)
-	for j, o := range s.out[:n*c] {
-		s.x[j] += o
-	}
+	e.forRows(stageResidual)
 }
 
 // mix5 is v5.2's token-shift mixes of row t.
@@ -571,7 +575,6 @@ func (e *Engine) scan56Range(lo, hi int) {
 
 // timeMix7 is the v7 attention block (rwkv-math.md §4.3).
 func (e *Engine) timeMix7(layer int, b *block, s *scratch, n int) {
-	c := e.cfg.Embd
 	st := e.state
 	e.normalize(s, n, b.ln1W, b.ln1B, st.AttX[layer], Point{layer, "ln1.out"})
 	e.forRows(stageMix7)
@@ -608,9 +611,7 @@ func (e *Engine) timeMix7(layer int, b *block, s *scratch, n int) {
 	e.scan7(st.WKV[layer], s, n)
 	e.forRows(stageOut7)
 	e.mul(b.output, s.out, s.y, n)
-	for j, o := range s.out[:n*c] {
-		s.x[j] += o
-	}
+	e.forRows(stageResidual)
 }
 
 // mix7 is v7's token-shift mixes of row t.
@@ -725,7 +726,6 @@ func (e *Engine) scan7Range(lo, hi int) {
 
 // channelMix is the feed-forward block (rwkv-math.md §5).
 func (e *Engine) channelMix(layer int, b *block, s *scratch, n int) {
-	c := e.cfg.Embd
 	e.normalize(s, n, b.ln2W, b.ln2B, e.state.FFNX[layer], Point{layer, "ln2.out"})
 	e.forRows(stageMixFFN)
 	xk, xr := s.mix[0], s.mix[1]
@@ -742,9 +742,7 @@ func (e *Engine) channelMix(layer int, b *block, s *scratch, n int) {
 	if e.cfg.Version != V7 {
 		e.forRows(stageFFNOut)
 	}
-	for j, o := range s.out[:n*c] {
-		s.x[j] += o
-	}
+	e.forRows(stageResidual)
 }
 
 // mixFFN is the channel mix's token shift of row t.
