@@ -278,17 +278,17 @@ type current struct {
 type stage uint8
 
 const (
-	stageNorm   stage = iota // s.norm = LN(s.x)
-	stageMix7                // v7 token-shift mixes into s.mix
-	stageDecay7              // v7 LoRA activations, decay, a, kk, k, v residual
-	stageOut7                // v7 GroupNorm, bonus and gate into s.y
-	stageMix56               // v5.2 token-shift mixes
-	stageDecay6              // v6 decay exp(-exp(·))
-	stageOut56               // v5.2/v6 SiLU gate, GroupNorm and gate into s.y
-	stageMixFFN              // channel-mix token shift
-	stageSquare              // relu² of cur.square
-	stageFFNOut              // v5.2/v6 receptance gate of the channel mix
-	stageResidual            // s.x += s.out
+	stageNorm     stage = iota // s.norm = LN(s.x)
+	stageMix7                  // v7 token-shift mixes into s.mix
+	stageDecay7                // v7 LoRA activations, decay, a, kk, k, v residual
+	stageOut7                  // v7 GroupNorm, bonus and gate into s.y
+	stageMix56                 // v5.2 token-shift mixes
+	stageDecay6                // v6 decay exp(-exp(·))
+	stageOut56                 // v5.2/v6 SiLU gate, GroupNorm and gate into s.y
+	stageMixFFN                // channel-mix token shift
+	stageSquare                // relu² of cur.square
+	stageFFNOut                // v5.2/v6 receptance gate of the channel mix
+	stageResidual              // s.x += s.out
 )
 
 // forRows runs st over the chunk's tokens.
