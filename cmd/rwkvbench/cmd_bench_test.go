@@ -63,15 +63,7 @@ func TestBenchCommandRecordsAndResumes(t *testing.T) {
 		}
 	}
 
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	runs, err := st.Runs(context.Background())
-	if err != nil || len(runs) != 1 {
-		t.Fatalf("runs %v, %v; want one", runs, err)
-	}
+	st, runs := openOneRun(t, db)
 	before, err := st.Samples(context.Background(), store.Filter{})
 	if err != nil {
 		t.Fatal(err)
@@ -156,15 +148,7 @@ func TestBenchCommandWeights(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("f32: exit %d: %s", code, stderr)
 	}
-	st, err := store.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	runs, err := st.Runs(context.Background())
-	if err != nil || len(runs) != 1 {
-		t.Fatalf("runs %v, %v; want one", runs, err)
-	}
+	st, runs := openOneRun(t, db)
 	runID := runs[0].ID
 
 	// No --precision: with --weights f16 the default is fp32 alone, which runs.
@@ -348,4 +332,20 @@ func TestBenchCommandQNNStandIn(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "one precision") {
 		t.Errorf("two precisions on a context binary: exit %d, %s", code, stderr)
 	}
+}
+
+// openOneRun opens the store at db, closed when the test ends, and returns it with
+// its runs, failing unless there is exactly one.
+func openOneRun(t *testing.T, db string) (*store.Store, []store.Run) {
+	t.Helper()
+	st, err := store.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	runs, err := st.Runs(context.Background())
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs %v, %v; want one", runs, err)
+	}
+	return st, runs
 }
